@@ -1,0 +1,97 @@
+"""Dependencies: cold first run vs `uv run --script`, warm runs, and one env per lock.
+
+Prints, in one run:
+1. the cold first run of a script needing `requests` (save, which locks, then the
+   first run, which builds the environment), each with an empty uv cache, against
+   `uv run --script` of the same script (PEP 723 block) with an empty cache;
+2. warm runs of a script with a small dependency (`six`) against one with none,
+   interleaved (target: p50 within 5 ms);
+3. 20 scripts with one lock: how many environments were built.
+
+    uv run python bench/deps.py [N]
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from uv import find_uv_bin
+
+from bench.stack import Stack, percentile
+
+REQUESTS = "import requests\n\ndef main():\n    return requests.__name__\n"
+REQUESTS_723 = (
+    '# /// script\n# dependencies = ["requests"]\n# ///\n' + REQUESTS + "\nprint(main())\n"
+)
+SIX = "import six\n\ndef main():\n    return six.PY3\n"
+NONE = "def main():\n    return True\n"
+
+
+def main(runs: int) -> None:
+    os.environ["UV_CACHE_DIR"] = tempfile.mkdtemp(prefix="tidemill-bench-uv-")
+    with Stack(workers=2) as stack:
+        started = time.perf_counter()
+        stack.save("f/bench/req", REQUESTS)
+        saved = time.perf_counter() - started
+        stack.run_sync("f/bench/req", {})
+        cold = time.perf_counter() - started
+
+        stack.save("f/bench/with_six", SIX)
+        stack.save("f/bench/no_deps", NONE)
+        for _ in range(5):
+            stack.run_sync("f/bench/with_six", {})
+            stack.run_sync("f/bench/no_deps", {})
+        with_dep, without = [], []
+        for _ in range(runs):
+            started = time.perf_counter()
+            assert stack.run_sync("f/bench/with_six", {}) is True
+            with_dep.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            assert stack.run_sync("f/bench/no_deps", {}) is True
+            without.append(time.perf_counter() - started)
+
+        envs = stack.home / "envs"
+        before = set(envs.iterdir())
+        for i in range(20):
+            stack.save(f"f/bench/shared_{i}", SIX.replace("six.PY3", f"six.PY3 or {i}"))
+            stack.run_sync(f"f/bench/shared_{i}", {})
+        built = len(set(envs.iterdir()) - before)
+
+    script = Path(tempfile.mkdtemp()) / "req.py"
+    script.write_text(REQUESTS_723)
+    env = dict(os.environ, UV_CACHE_DIR=tempfile.mkdtemp(prefix="tidemill-bench-uv-"))
+    started = time.perf_counter()
+    subprocess.run(
+        [find_uv_bin(), "run", "--script", str(script)], env=env, capture_output=True, check=True
+    )
+    uv_cold = time.perf_counter() - started
+
+    print(
+        f"(1) cold, empty uv cache: tidemill save+lock {saved * 1000:.0f} ms, "
+        f"save + first run {cold * 1000:.0f} ms; `uv run --script` {uv_cold * 1000:.0f} ms; "
+        f"ratio {cold / uv_cold:.2f}"
+    )
+    report("(2) warm, with `six`", with_dep)
+    report("(2) warm, no dependency", without)
+    gap = (statistics.median(with_dep) - statistics.median(without)) * 1000
+    print(f"    p50 gap {gap:+.1f} ms (target within 5 ms) over {runs} runs each")
+    print(
+        f"(3) 20 scripts with one lock built {built} environment(s) (target 0 new: "
+        "the lock of `six` was already built in (2))"
+    )
+
+
+def report(label: str, samples: list[float]) -> None:
+    p50, p95 = statistics.median(samples) * 1000, percentile(samples, 95) * 1000
+    print(f"{label:<28} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100)

@@ -1,0 +1,125 @@
+"""`tidemill run PATH|FILE`: run a script or a local file, stream logs, print its result."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli import arguments, client, layout, output, session, streaming
+
+INTERRUPTED = 130
+
+
+def _schema_of(api: client.Client, path: str) -> dict[str, Any]:
+    schema: dict[str, Any] = api.get_script(path).get("schema") or {}
+    return schema
+
+
+def _local_schema(language: str, content: str) -> dict[str, Any] | None:
+    """The schema the server would compute, read here without a round trip."""
+    from server import errors, introspection  # the pure reader, not the web stack
+
+    try:
+        return dict(introspection.infer_signature(language, content).schema)
+    except errors.TidemillError as exc:
+        output.fail(f"cannot read the script: {exc.message}")
+
+
+def _preview_path(api: client.Client, language: str, content: str) -> str:
+    """Where a local file is saved when the server has no preview route: private, by hash."""
+    user = api.whoami() or api.profile.username
+    if not user:
+        output.fail(
+            "this server cannot run unsaved scripts (no jobs/run/preview route) and the "
+            "username is unknown: `tidemill login URL --username ...`, then retry"
+        )
+    digest = hashlib.sha256(f"{language}\0{content}".encode()).hexdigest()[:12]
+    return f"u/{user}/preview_{digest}"
+
+
+def _start_local(api: client.Client, file: Path, pairs: list[str], json_args: str | None) -> str:
+    language = layout.language_of(file)
+    if language is None:
+        output.fail(f"{file}: not a script (use .py, .ts or .sh)")
+    content = file.read_text()
+    args = arguments.build(pairs, json_args, _local_schema(language, content))
+    try:
+        return api.run_preview(content, language, args)
+    except client.ApiError as exc:
+        if exc.status not in (404, 405):
+            raise
+    path = _preview_path(api, language, content)
+    hash_ = api.create_script(
+        {"path": path, "content": content, "language": language, "summary": f"preview of {file}"}
+    )
+    return api.run_hash(hash_, args)
+
+
+def _start(api: client.Client, target: str, pairs: list[str], json_args: str | None) -> str:
+    file = Path(target)
+    if file.is_file():
+        return _start_local(api, file, pairs, json_args)
+    if layout.language_of(file) is not None:
+        output.fail(f"no such file: {target}")
+    schema = _schema_of(api, target) if pairs else None
+    return api.run_path(target, arguments.build(pairs, json_args, schema))
+
+
+def run(
+    ctx: typer.Context,
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="PATH",
+            help="A deployed script (f/folder/name) or a local file (./script.py) to run "
+            "without deploying it.",
+        ),
+    ],
+    arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--arg",
+            "-a",
+            metavar="NAME=VALUE",
+            help="An argument, converted by the script's schema (-a count=3 -a tags=a,b).",
+        ),
+    ] = None,
+    json_args: Annotated[
+        str | None,
+        typer.Option(
+            "--json",
+            metavar="ARGS",
+            help="Arguments as a JSON object, @file.json, or - for stdin; -a wins over it.",
+        ),
+    ] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Print the job id and return at once.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Do not stream the job's logs.")
+    ] = False,
+) -> None:
+    """Run a script, stream its logs to stderr and print its result (JSON) to stdout.
+
+    Exits 1 when the job fails or is canceled; Ctrl-C cancels the job.
+    """
+    with output.handled(), session.connect(ctx) as api:
+        try:
+            job_id = _start(api, target, arg or [], json_args)
+        except arguments.BadArgument as exc:
+            output.fail(str(exc), code=2)
+        if detach:
+            typer.echo(job_id)
+            return
+        try:
+            job = streaming.follow(api, job_id, show_logs=not quiet)
+        except KeyboardInterrupt:
+            api.cancel(job_id, "interrupted from the CLI")
+            output.info(f"\ncanceled job {job_id}")
+            raise typer.Exit(INTERRUPTED) from None
+    code = streaming.report(job)
+    if code:
+        raise typer.Exit(code)

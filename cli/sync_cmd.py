@@ -1,0 +1,228 @@
+"""`tidemill init`, `push`, `pull`, `dev`: a workspace as a folder of files, for git and editors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+import typer
+
+from cli import client, layout, output, schemas, session, sync
+
+DirArg = Annotated[
+    Path,
+    typer.Argument(metavar="DIR", help="The workspace folder (default: here).", file_okay=False),
+]
+YesFlag = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask before changing anything (for CI).")
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Show the plan, change nothing.")]
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print the plan and the outcome as JSON (implies --yes).")
+]
+
+MARKS = {"add": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
+
+
+def init(
+    directory: DirArg = Path(),
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing tidemill.yaml.")
+    ] = False,
+) -> None:
+    """Make DIR a workspace folder: a tidemill.yaml saying which paths it holds."""
+    config = directory / layout.CONFIG_FILE
+    if config.exists() and not force:
+        output.fail(f"{config} exists (use --force to overwrite it)")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "f").mkdir(exist_ok=True)
+    config.write_text(layout.CONFIG_TEMPLATE)
+    output.info(
+        f"created {config}; put scripts in {directory / 'f'}/<folder>/<name>.py, then "
+        "`tidemill push`, or `tidemill pull` to start from the server's"
+    )
+
+
+def describe(change: sync.Change) -> str:
+    mark, colour = MARKS[change.action]
+    kind = "" if change.kind == "file" else f"{change.kind} "
+    what = f" ({', '.join(change.what)})" if change.what else ""
+    return output.style(f"{mark} {kind}{change.path}{what}", fg=colour)
+
+
+def _show(changes: list[sync.Change]) -> None:
+    for change in changes:
+        output.info(describe(change))
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if not yes and not typer.confirm(question, default=False, err=True):
+        output.fail("nothing changed", code=1)
+
+
+def report_saved(saved: list[sync.Saved]) -> int:
+    """Print each pushed script's schema or error; answer how many need attention."""
+    problems = 0
+    for item in saved:
+        if item.error:
+            problems += 1
+            output.info(output.style(f"✗ {item.path}: ", fg="red", bold=True) + item.error)
+            continue
+        output.info(
+            output.style(f"✓ {item.path} ", fg="green")
+            + f"{schemas.signature(item.schema)} [{(item.hash or '')[:12]}]"
+        )
+        for warning in item.warnings:
+            problems += 1
+            output.warn(f"{item.path}: {warning}")
+    return problems
+
+
+def push(
+    ctx: typer.Context,
+    directory: DirArg = Path(),
+    yes: YesFlag = False,
+    dry_run: DryRun = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Deploy the folder's new and changed scripts, and the schedules their .script.yaml lists.
+
+    Exits 1 when a script fails to save or gets a schema warning, or a schedule is refused.
+    """
+    with output.handled(), session.connect(ctx) as api:
+        try:
+            with output.spinner("comparing with the server…"):
+                plan = sync.plan_push(api, directory)
+        except layout.LayoutError as exc:
+            output.fail(str(exc))
+        target = f"{api.profile.url} (workspace {api.workspace})"
+        if not as_json:
+            _show(plan.changes)
+        if not plan.changes:
+            _done_json(as_json, plan.changes, [], [])
+            output.info(f"{target} is up to date with {directory}")
+            return
+        if dry_run:
+            _done_json(as_json, plan.changes, [], [])
+            return
+        _confirm(f"Push {len(plan.changes)} change(s) to {target}?", yes or as_json)
+        with output.spinner("pushing…"):
+            saved, errors = sync.apply_push(api, plan)
+    problems = len(errors)
+    if as_json:
+        _done_json(True, plan.changes, saved, errors)
+        problems += sum(1 for s in saved if s.error or s.warnings)
+    else:
+        problems += report_saved(saved)
+        for error in errors:
+            output.info(output.style("✗ ", fg="red", bold=True) + error)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _done_json(
+    as_json: bool, changes: list[sync.Change], saved: list[sync.Saved], errors: list[str]
+) -> None:
+    if as_json:
+        output.print_json(
+            {
+                "changes": msgspec.to_builtins(changes),
+                "saved": msgspec.to_builtins(saved),
+                "errors": errors,
+            }
+        )
+
+
+def pull(
+    ctx: typer.Context,
+    directory: DirArg = Path(),
+    yes: YesFlag = False,
+    dry_run: DryRun = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write the workspace's scripts (and their schedules) into the folder as files.
+
+    Scripts that exist only in the folder are kept.
+    """
+    with output.handled(), session.connect(ctx) as api:
+        try:
+            with output.spinner("reading the workspace…"):
+                plan = sync.plan_pull(api, directory)
+        except layout.LayoutError as exc:
+            output.fail(str(exc))
+        source = f"{api.profile.url} (workspace {api.workspace})"
+    if as_json:
+        output.print_json(
+            {
+                "changes": msgspec.to_builtins(plan.changes),
+                "local_only": plan.local_only,
+            }
+        )
+    else:
+        _show(plan.changes)
+        for path in plan.local_only:
+            output.info(output.style(f"  {path} (only in {directory}, kept)", dim=True))
+    if not plan.changes:
+        if not as_json:
+            output.info(f"{directory} is up to date with {source}")
+        return
+    if dry_run:
+        return
+    _confirm(f"Write {len(plan.changes)} file change(s) in {directory}?", yes or as_json)
+    sync.apply_pull(directory, plan)
+    if not as_json:
+        output.info(f"pulled {source} into {directory}")
+
+
+def dev(
+    ctx: typer.Context,
+    directory: DirArg = Path(),
+) -> None:
+    """Watch the folder and push each script as you save it, printing its schema or error."""
+    from watchfiles import watch
+
+    with output.handled(), session.connect(ctx) as api:
+        root = directory.resolve()
+        try:
+            config = layout.load_config(root)
+        except layout.LayoutError as exc:
+            output.fail(str(exc))
+        output.info(
+            f"watching {directory} → {api.profile.url} (workspace {api.workspace}); Ctrl-C to stop"
+        )
+        try:
+            for changes in watch(root, raise_interrupt=False):
+                paths = {p for _, name in changes if (p := _script_of(root, Path(name)))}
+                paths = {p for p in paths if config.holds(p)}
+                for path in sorted(paths):
+                    _push_one(api, root, path)
+        except KeyboardInterrupt:
+            pass
+
+
+def _script_of(root: Path, file: Path) -> str | None:
+    """The script a changed file belongs to: its code, its .script.yaml or its lock."""
+    name = file.name
+    for suffix in (layout.META_SUFFIX, layout.LOCK_SUFFIX):
+        if name.endswith(suffix):
+            return file.relative_to(root).as_posix().removesuffix(suffix)
+    return layout.script_path_of(root, file)
+
+
+def _push_one(api: client.Client, root: Path, path: str) -> None:
+    try:
+        plan = sync.plan_push(api, root, only={path})
+    except (layout.LayoutError, client.ApiError) as exc:
+        output.info(output.style(f"✗ {path}: ", fg="red", bold=True) + str(exc))
+        return
+    if path not in plan.local:
+        output.info(f"  {path}: removed here; the server keeps it")
+        return
+    if not plan.changes:
+        output.info(f"  {path}: unchanged")
+        return
+    saved, errors = sync.apply_push(api, plan)
+    report_saved(saved)
+    for error in errors:
+        output.info(output.style("✗ ", fg="red", bold=True) + error)

@@ -1,0 +1,1 @@
+"""The HTTP layer: Litestar route handlers over the core modules."""

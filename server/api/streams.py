@@ -1,0 +1,98 @@
+"""`GET /api/w/{ws}/jobs_u/getupdate_sse/{id}`: a job's logs and state as server-sent events.
+
+Each event is one JSON object in the shape of `getupdate` (`new_logs`, `log_offset`,
+`running`, `completed`) plus the job's `status`; the last one, sent when the job has
+ended, also carries the whole job as `jobs_u/get` renders it, and the stream closes.
+Every event's `id` is its log offset, so a browser that reconnects (sending
+`Last-Event-ID`) resumes where it was instead of receiving the logs again.
+
+The token comes from the `Authorization` header or, since `EventSource` cannot set
+headers, from `?token=`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from litestar import get
+from litestar.params import FromPath, FromQuery
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from server import auth, db, models, queue
+from server.api import common, jobs
+
+POLL_S = 0.2
+KEEPALIVE_S = 15.0
+
+
+def _update(job: models.Job, text: str, offset: int) -> ServerSentEventMessage:
+    body: dict[str, Any] = {
+        "status": job.status,
+        "running": job.status == "running",
+        "completed": job.completed,
+        "new_logs": text[offset:],
+        "log_offset": len(text),
+    }
+    if job.completed:
+        body["job"] = jobs.render(job)
+    return ServerSentEventMessage(data=msgspec.json.encode(body).decode(), id=str(len(text)))
+
+
+async def _updates(
+    pool: db.Pool, job: models.Job, offset: int, poll_s: float
+) -> AsyncIterator[ServerSentEventMessage]:
+    """An event whenever there are new logs or a new status; the last one when the job ends."""
+    status: str | None = None
+    quiet_since = time.monotonic()
+    while True:
+        # the logs after the state: a job seen running may have written more by now,
+        # which the next round sends; a job seen ended has all its logs written
+        text = await queue.logs(pool, job.id)
+        if len(text) > offset or job.status != status or job.completed:
+            yield _update(job, text, min(offset, len(text)))
+            offset, status, quiet_since = len(text), job.status, time.monotonic()
+        elif time.monotonic() - quiet_since > KEEPALIVE_S:
+            yield ServerSentEventMessage(comment="keep-alive")
+            quiet_since = time.monotonic()
+        if job.completed:
+            return
+        await asyncio.sleep(poll_s)
+        job = await queue.get(pool, workspace=job.workspace, job_id=job.id)
+
+
+@get("/api/w/{workspace:str}/jobs_u/getupdate_sse/{job_id:str}")
+async def getupdate_sse(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    job_id: FromPath[str],
+    log_offset: FromQuery[int] = 0,
+) -> ServerSentEvent:
+    """Stream a job's new logs and state changes until it ends.
+
+    Args:
+        request: The request; its `Last-Event-ID` header, when a browser reconnects,
+            wins over `log_offset`.
+        workspace: The job's workspace.
+        job_id: The job.
+        log_offset: Skip the logs before this offset (as `getupdate` does).
+    """
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    job = await queue.get(
+        common.pool(request), workspace=workspace, job_id=queue.parse_job_id(job_id)
+    )
+    auth.require_scope(who, f"run:{job.script_path}")
+    resume = request.headers.get("last-event-id", "")
+    offset = int(resume) if resume.isdigit() else max(log_offset, 0)
+    return ServerSentEvent(
+        _updates(common.pool(request), job, offset, POLL_S),
+        retry_duration=1000,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+ROUTES = [getupdate_sse]

@@ -1,0 +1,263 @@
+"""The job queue: the only module that writes the job tables.
+
+A job lives in the small `queue` table while it waits or runs and moves to
+`completed` in the statement that ends it. Workers lease with one
+`FOR UPDATE SKIP LOCKED` statement and are woken by NOTIFY on
+`tidemill_queued`; sync callers are woken by NOTIFY on `tidemill_done`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from server import db, errors, models
+
+QUEUED_CHANNEL = "tidemill_queued"
+DONE_CHANNEL = "tidemill_done"
+CANCEL_CHANNEL = "tidemill_cancel"
+
+
+def new_job_id() -> models.JobId:
+    return models.JobId(uuid.uuid4())
+
+
+def parse_job_id(text: str) -> models.JobId:
+    """A job id from a URL; anything that is not a uuid names no job."""
+    try:
+        return models.JobId(uuid.UUID(text))
+    except ValueError:
+        raise errors.NotFound(f"no job {text!r}") from None
+
+
+async def enqueue(
+    pool: db.Pool,
+    *,
+    job_id: models.JobId,
+    script: models.Script,
+    args: dict[str, Any],
+    created_by: str,
+    tag: str | None = None,
+    priority: int = 0,
+    scheduled_for: datetime | None = None,
+    timeout_s: int | None = None,
+    max_attempts: int = 3,
+    parent_job: uuid.UUID | None = None,
+    schedule_path: str | None = None,
+    kind: str = "script",
+    retry: models.RetryPolicy | None = None,
+) -> models.JobId:
+    """Queue a run of `script`; `job_id` is chosen by the caller so it can wait first.
+
+    The retry policy is the run's, else the script's setting.
+    """
+    settings = script.settings
+    policy = msgspec.to_builtins(retry) if retry is not None else settings.get("retry")
+    await pool.execute(
+        db.query("enqueue_job"),
+        job_id,
+        script.workspace,
+        script.path,
+        script.hash,
+        script.language,
+        args,
+        tag or settings.get("tag") or "default",
+        priority or int(settings.get("priority") or 0),
+        scheduled_for,
+        timeout_s or settings.get("timeout"),
+        max_attempts,
+        created_by,
+        parent_job,
+        kind,
+        schedule_path,
+        policy,
+        settings.get("concurrent_limit"),
+        settings.get("concurrency_time_window_s"),
+    )
+    return job_id
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def lease(
+    pool: db.Pool, *, worker: str, tags: list[str], job_token: str, default_timeout_s: int
+) -> models.LeasedJob | None:
+    """Claim the next due job for `worker`, minting `job_token` for the script to use.
+
+    Jobs without a concurrency limit are leased in one statement. A limited job is
+    leased only after its script's count is checked under a per-script advisory lock,
+    in a statement that starts after the lock is held, so it sees every lease that
+    committed before: two workers can never both take the last slot.
+    """
+    lease_args = (worker, tags, token_hash(job_token), default_timeout_s)
+    row = await pool.fetchrow(db.query("lease_job"), *lease_args, None)
+    if row is None:
+        row = await _lease_limited(pool, lease_args, tags)
+    return None if row is None else msgspec.convert(dict(row.items()), models.LeasedJob)
+
+
+async def _lease_limited(pool: db.Pool, lease_args: tuple[Any, ...], tags: list[str]) -> Any:
+    async with pool.acquire() as conn, conn.transaction():
+        full: set[tuple[str, str]] = set()
+        for job in await conn.fetch(db.query("limited_candidates"), tags):
+            script = (job["workspace"], job["script_path"])
+            if script in full:
+                continue
+            await conn.execute(db.query("lock_script_concurrency"), "/".join(script))
+            used = await conn.fetchval(
+                db.query("script_runs_in_window"), *script, job["concurrency_window_s"]
+            )
+            if used < job["concurrent_limit"]:
+                return await conn.fetchrow(db.query("lease_job"), *lease_args, job["id"])
+            full.add(script)
+    return None
+
+
+async def heartbeat(pool: db.Pool, *, worker: str, job_id: models.JobId | None) -> bool:
+    """Keep the lease alive; True when the job has been canceled meanwhile."""
+    return bool(await pool.fetchval(db.query("heartbeat"), worker, job_id))
+
+
+async def append_log(pool: db.Pool, job_id: models.JobId, text: str) -> None:
+    await pool.execute(db.query("append_log"), job_id, text)
+
+
+async def complete(
+    pool: db.Pool,
+    *,
+    job_id: models.JobId,
+    worker: str,
+    status: models.FinalStatus,
+    result: Any = None,
+    error: models.JobError | None = None,
+    last_log: str = "",
+) -> bool:
+    """End a job; False when this worker no longer held it (it was given up as lost)."""
+    row = await pool.fetchrow(
+        db.query("complete_job"),
+        job_id,
+        worker,
+        status,
+        result,
+        None if error is None else msgspec.to_builtins(error),
+        last_log,
+    )
+    return row is not None
+
+
+async def retry_later(
+    pool: db.Pool,
+    *,
+    job_id: models.JobId,
+    worker: str,
+    delay_s: float,
+    error: models.JobError | None,
+    last_log: str,
+) -> bool:
+    """Queue a failed job again after `delay_s`, keeping the failed attempt's record."""
+    row = await pool.fetchrow(
+        db.query("retry_job"),
+        job_id,
+        worker,
+        delay_s,
+        None if error is None else msgspec.to_builtins(error),
+        last_log,
+    )
+    return row is not None
+
+
+class Attempt(msgspec.Struct, frozen=True, kw_only=True):
+    """A failed attempt of a job that was retried."""
+
+    attempt: int
+    worker: str | None
+    started_at: datetime | None
+    ended_at: datetime
+    error: models.JobError | None
+
+
+async def attempts(pool: db.Pool, job_id: models.JobId) -> list[Attempt]:
+    rows = await pool.fetch(db.query("job_attempts"), job_id)
+    return [msgspec.convert(dict(r.items()), Attempt) for r in rows]
+
+
+async def cancel(
+    pool: db.Pool, *, workspace: str, job_id: models.JobId, by: str, reason: str
+) -> bool:
+    """Cancel a queued or running job; False when no such job is waiting or running."""
+    rows = await pool.fetch(db.query("cancel_job"), workspace, job_id, by, reason)
+    return bool(rows)
+
+
+async def recover_lost(pool: db.Pool, *, lost_after_s: float) -> list[tuple[models.JobId, str]]:
+    """Re-queue or fail the jobs of dead workers; returns (job id, outcome) pairs."""
+    rows = await pool.fetch(db.query("recover_lost_jobs"), lost_after_s)
+    return [(models.JobId(r["id"]), r["outcome"]) for r in rows]
+
+
+def _job(row: Any) -> models.Job:
+    return msgspec.convert(dict(row.items()), models.Job)
+
+
+async def get(pool: db.Pool, *, workspace: str, job_id: models.JobId) -> models.Job:
+    row = await pool.fetchrow(db.query("get_job"), workspace, job_id)
+    if row is None:
+        raise errors.NotFound(f"no job {job_id}")
+    return _job(row)
+
+
+async def get_completed(
+    pool: db.Pool, *, workspace: str, job_id: models.JobId
+) -> models.Job | None:
+    row = await pool.fetchrow(db.query("get_completed_job"), workspace, job_id)
+    return None if row is None else _job(row)
+
+
+async def list_jobs(
+    pool: db.Pool,
+    *,
+    workspace: str,
+    script_path: str | None = None,
+    schedule_path: str | None = None,
+    success: bool | None = None,
+    running: bool | None = None,
+    page: int = 1,
+    per_page: int = 30,
+) -> list[models.Job]:
+    """Jobs newest first, filtered as Windmill's `jobs/list` filters them."""
+    rows = await pool.fetch(
+        db.query("list_jobs"),
+        workspace,
+        script_path,
+        schedule_path,
+        success,
+        running,
+        per_page,
+        (page - 1) * per_page,
+    )
+    return [_job(r) for r in rows]
+
+
+async def logs(pool: db.Pool, job_id: models.JobId) -> str:
+    return str(await pool.fetchval(db.query("get_logs"), job_id))
+
+
+async def register_worker(
+    pool: db.Pool, *, name: str, hostname: str, pid: int, tags: list[str]
+) -> None:
+    await pool.execute(db.query("register_worker"), name, hostname, pid, tags)
+
+
+async def unregister_worker(pool: db.Pool, name: str) -> None:
+    await pool.execute(db.query("unregister_worker"), name)
+
+
+async def list_workers(pool: db.Pool, *, alive_within_s: float) -> list[models.Worker]:
+    rows = await pool.fetch(db.query("list_workers"), alive_within_s)
+    return [msgspec.convert(dict(r.items()), models.Worker) for r in rows]

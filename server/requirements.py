@@ -1,0 +1,316 @@
+"""What a Python script needs installed, read from its text without running it.
+
+Windmill users' most common complaint is a wrong guess from an import to a
+package, so explicit declarations always win over inference: a PEP 723
+`# /// script` block first, else a Windmill `# requirements:` comment block,
+else the script's imports (stdlib and relative imports left out, common
+renames such as `yaml` -> `pyyaml` mapped). `# extra_requirements:` lines
+add to inferred imports and `# pin: pkg==x` comments fix a version.
+
+The requirements are then locked once per version with `uv pip compile`; the
+lock names its interpreter on its first line, so a worker can build the exact
+environment from the lock alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import hashlib
+import re
+import sys
+import tomllib
+from typing import Literal
+
+import msgspec
+from uv import find_uv_bin
+
+Source = Literal["pep723", "requirements", "inferred"]
+
+# import name -> distribution name, for the modules whose package is named otherwise
+RENAMES = {
+    "yaml": "pyyaml",
+    "PIL": "pillow",
+    "cv2": "opencv-python",
+    "sklearn": "scikit-learn",
+    "skimage": "scikit-image",
+    "bs4": "beautifulsoup4",
+    "dateutil": "python-dateutil",
+    "psycopg2": "psycopg2-binary",
+    "jwt": "pyjwt",
+    "dotenv": "python-dotenv",
+    "attr": "attrs",
+    "Crypto": "pycryptodome",
+    "Cryptodome": "pycryptodomex",
+    "magic": "python-magic",
+    "docx": "python-docx",
+    "pptx": "python-pptx",
+    "jose": "python-jose",
+    "multipart": "python-multipart",
+    "slugify": "python-slugify",
+    "telegram": "python-telegram-bot",
+    "dns": "dnspython",
+    "git": "gitpython",
+    "github": "pygithub",
+    "gitlab": "python-gitlab",
+    "MySQLdb": "mysqlclient",
+    "pymysql": "pymysql",
+    "serial": "pyserial",
+    "usb": "pyusb",
+    "zmq": "pyzmq",
+    "OpenSSL": "pyopenssl",
+    "nacl": "pynacl",
+    "fitz": "pymupdf",
+    "Levenshtein": "python-levenshtein",
+    "lxml": "lxml",
+    "googleapiclient": "google-api-python-client",
+    "google_auth_oauthlib": "google-auth-oauthlib",
+    "discord": "discord.py",
+    "websocket": "websocket-client",
+    "win32api": "pywin32",
+    "ldap": "python-ldap",
+    "snowflake": "snowflake-connector-python",
+    "sentry_sdk": "sentry-sdk",
+    "faiss": "faiss-cpu",
+    "tesserocr": "tesserocr",
+    "pytesseract": "pytesseract",
+    "Bio": "biopython",
+    "wx": "wxpython",
+    "gi": "pygobject",
+    "kafka": "kafka-python",
+    "ruamel": "ruamel.yaml",
+    "markdown": "markdown",
+    "docopt": "docopt",
+    "wmill": "wmill",
+}
+
+# `google.cloud.X` and friends: the distribution is named from the first two or three parts
+NAMESPACE_PREFIXES = {"google.cloud": "google-cloud-"}
+
+_PEP723 = re.compile(r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$")
+_PIN = re.compile(r"^#\s*pin:\s*(?P<spec>\S.*?)\s*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
+# resolving is bounded: an index that hangs must not hold a save forever
+LOCK_TIMEOUT_S = 60.0
+# the first line of every lock: the interpreter its environment is built with
+PYTHON_HEADER = "# python: "
+
+
+class Requirements(msgspec.Struct, frozen=True, kw_only=True):
+    """A script's requirements, as requirement strings uv understands."""
+
+    packages: tuple[str, ...]
+    requires_python: str | None = None
+    source: Source
+
+
+class InvalidMetadata(ValueError):
+    """The script's `# /// script` block is not valid TOML or not the PEP 723 shape."""
+
+
+def of_python(content: str) -> Requirements:
+    """The requirements of a Python script, from its declarations or its imports.
+
+    Args:
+        content: The script's source.
+
+    Raises:
+        InvalidMetadata: A `# /// script` block that cannot be read.
+    """
+    pins = _pins(content)
+    metadata = _pep723(content)
+    if metadata is not None:
+        return Requirements(
+            packages=_apply_pins(metadata[0], pins),
+            requires_python=metadata[1],
+            source="pep723",
+        )
+    declared = _comment_block(content, "requirements")
+    if declared:
+        return Requirements(packages=_apply_pins(declared, pins), source="requirements")
+    inferred = inferred_packages(content) + _comment_block(content, "extra_requirements")
+    return Requirements(packages=_apply_pins(inferred, pins), source="inferred")
+
+
+def _pep723(content: str) -> tuple[list[str], str | None] | None:
+    """The dependencies and requires-python of the script's PEP 723 block, if it has one."""
+    blocks = [m for m in _PEP723.finditer(content) if m.group("type") == "script"]
+    if not blocks:
+        return None
+    if len(blocks) > 1:
+        raise InvalidMetadata("a script may have only one `# /// script` block")
+    text = "".join(
+        line[2:] if line.startswith("# ") else line[1:]
+        for line in blocks[0].group("content").splitlines(keepends=True)
+    )
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidMetadata(f"the `# /// script` block is not valid TOML: {exc}") from None
+    deps = data.get("dependencies", [])
+    python = data.get("requires-python")
+    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+        raise InvalidMetadata("`dependencies` in the `# /// script` block must be strings")
+    if python is not None and not isinstance(python, str):
+        raise InvalidMetadata("`requires-python` in the `# /// script` block must be a string")
+    return [str(d) for d in deps], python
+
+
+def _comment_block(content: str, header: str) -> list[str]:
+    """The entries of a `# <header>:` comment block: the comment lines up to a blank one."""
+    entries: list[str] = []
+    inside = False
+    for raw in content.splitlines():
+        line = raw.strip()
+        if not inside:
+            inside = re.fullmatch(rf"#\s*{header}:\s*", line) is not None
+            continue
+        body = line[1:].strip() if line.startswith("#") else ""
+        if not body:
+            inside = False
+            continue
+        entries.extend(part for part in re.split(r"[\s,]+", body) if part)
+    return entries
+
+
+def _pins(content: str) -> dict[str, str]:
+    """`# pin: pkg==x` comments, by normalised distribution name."""
+    pins: dict[str, str] = {}
+    for line in content.splitlines():
+        match = _PIN.match(line.strip())
+        if match:
+            spec = match.group("spec")
+            pins[_normalise(spec)] = spec
+    return pins
+
+
+def _normalise(spec: str) -> str:
+    """PEP 503's normal form of a requirement's distribution name."""
+    match = _NAME.match(spec)
+    name = match.group(0) if match else spec
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _apply_pins(packages: list[str], pins: dict[str, str]) -> tuple[str, ...]:
+    """Each requirement once, in order; a pin replaces its package's spec or adds it."""
+    chosen: dict[str, str] = {}
+    for spec in packages:
+        chosen.setdefault(_normalise(spec), spec)
+    chosen |= pins
+    return tuple(chosen.values())
+
+
+def inferred_packages(content: str) -> list[str]:
+    """Distributions for the script's absolute, non-stdlib imports, in first-seen order."""
+    try:
+        tree = ast.parse(content)
+    except SyntaxError:
+        return []
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend(distribution(alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.extend(distribution(f"{node.module}.{alias.name}") for alias in node.names)
+    return [name for name in dict.fromkeys(found) if name]
+
+
+def distribution(module: str) -> str:
+    """The distribution that provides `module`; empty for the standard library."""
+    top = module.split(".", 1)[0]
+    if top in sys.stdlib_module_names or top == "__future__":
+        return ""
+    for prefix, dist in NAMESPACE_PREFIXES.items():
+        if module.startswith(prefix + "."):
+            rest = module[len(prefix) + 1 :].split(".", 1)[0]
+            return dist + rest.replace("_", "-")
+    if top == "google":
+        return "protobuf" if module.startswith("google.protobuf") else ""
+    return RENAMES.get(top, top.replace("_", "-").lower())
+
+
+class Lock(msgspec.Struct, frozen=True, kw_only=True):
+    """The outcome of locking: the lock text, or the resolver's message."""
+
+    text: str | None = None
+    error: str | None = None
+
+
+class UvFailed(Exception):
+    """uv exited with an error or ran out of time; the message is uv's own."""
+
+
+async def run_uv(args: list[str], *, stdin: str = "", timeout_s: float) -> str:
+    """Run uv with `args`, returning its stdout; killed after `timeout_s`.
+
+    Raises:
+        UvFailed: uv failed (its stderr is the message) or took too long.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        find_uv_bin(),
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout_s)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        raise UvFailed(f"uv {args[0]} took longer than {timeout_s:g} s") from None
+    if proc.returncode != 0:
+        raise UvFailed(_uv_message(err.decode(errors="replace")))
+    return out.decode()
+
+
+def _uv_message(stderr: str) -> str:
+    """uv's error without the warnings about unrelated interpreters it met on the way."""
+    lines = stderr.strip().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("error:"):
+            return "\n".join(lines[i:])
+    return stderr.strip()
+
+
+async def interpreter(requires_python: str | None, *, timeout_s: float) -> str:
+    """The installed interpreter for `requires-python`: this one when it says nothing.
+
+    Raises:
+        UvFailed: No installed interpreter satisfies it.
+    """
+    if requires_python is None:
+        return sys.executable
+    try:
+        found = await run_uv(
+            ["python", "find", "--no-python-downloads", requires_python], timeout_s=timeout_s
+        )
+    except UvFailed as exc:
+        raise UvFailed(
+            f"no installed Python satisfies requires-python {requires_python!r}: {exc}"
+        ) from None
+    return found.strip()
+
+
+async def lock(reqs: Requirements, *, timeout_s: float = LOCK_TIMEOUT_S) -> Lock:
+    """Resolve `reqs` with `uv pip compile`; a failure carries uv's message, naming the package.
+
+    Index settings (`UV_INDEX_URL`, `UV_EXTRA_INDEX_URL`, ...) pass through the environment.
+    """
+    try:
+        python = await interpreter(reqs.requires_python, timeout_s=timeout_s)
+        compiled = await run_uv(
+            ["pip", "compile", "-", "--quiet", "--no-header", "--python", python],
+            stdin="\n".join(reqs.packages) + "\n",
+            timeout_s=timeout_s,
+        )
+    except UvFailed as exc:
+        return Lock(error=str(exc))
+    return Lock(text=f"{PYTHON_HEADER}{python}\n{compiled}")
+
+
+def lock_hash(text: str) -> str:
+    """The key of a lock's environment: equal locks share one environment."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -1,0 +1,47 @@
+-- Workspaces, users, tokens. Owned by server.auth and server.bootstrap.
+
+-- name: ensure_workspace
+-- Create a workspace if it is missing. $1 id, $2 name.
+INSERT INTO workspaces (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING
+
+-- name: workspace_exists
+-- $1 id.
+SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = $1)
+
+-- name: ensure_user
+-- Create a user if missing; an existing user keeps its password. $1 username, $2 password_hash, $3 role.
+INSERT INTO users (username, password_hash, role) VALUES ($1, $2, $3)
+ON CONFLICT (username) DO NOTHING
+
+-- name: create_user
+-- $1 username, $2 password_hash, $3 role. Returns nothing when the name is taken.
+INSERT INTO users (username, password_hash, role) VALUES ($1, $2, $3)
+ON CONFLICT (username) DO NOTHING
+RETURNING username
+
+-- name: get_user
+-- $1 username.
+SELECT username, password_hash, role FROM users WHERE username = $1
+
+-- name: insert_token
+-- $1 token_hash, $2 username, $3 label, $4 scopes, $5 workspace, $6 expires_at, $7 prefix.
+INSERT INTO tokens (token_hash, username, label, scopes, workspace, expires_at, prefix)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (token_hash) DO NOTHING
+
+-- name: list_tokens
+-- A user's own tokens (not the short-lived job tokens), newest first. $1 username.
+SELECT prefix, label, scopes, workspace, expires_at, created_at
+FROM tokens
+WHERE username = $1 AND job_id IS NULL AND (expires_at IS NULL OR expires_at > now())
+ORDER BY created_at DESC
+
+-- name: delete_token
+-- Revoke a user's token by its prefix. $1 username, $2 prefix.
+DELETE FROM tokens WHERE username = $1 AND prefix = $2 AND job_id IS NULL RETURNING prefix
+
+-- name: token_principal
+-- Who a token speaks for, if it exists and has not expired. $1 token_hash.
+SELECT u.username, u.role, t.scopes, t.workspace, t.job_id
+FROM tokens t JOIN users u USING (username)
+WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > now())

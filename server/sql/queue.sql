@@ -1,0 +1,286 @@
+-- The job queue, completed jobs, logs and workers. Owned by server.queue:
+-- no other module writes these tables.
+
+-- name: enqueue_job
+-- Queue a job and wake the workers of its tag. $1 id, $2 workspace, $3 script_path,
+-- $4 script_hash, $5 language, $6 args, $7 tag, $8 priority, $9 scheduled_for,
+-- $10 timeout_s, $11 max_attempts, $12 created_by, $13 parent_job, $14 kind,
+-- $15 schedule_path, $16 retry policy, $17 concurrent_limit, $18 concurrency_window_s.
+WITH job AS (
+    INSERT INTO queue (id, workspace, script_path, script_hash, language, args, tag, priority,
+                       scheduled_for, timeout_s, max_attempts, created_by, parent_job, kind,
+                       schedule_path, retry, concurrent_limit, concurrency_window_s)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()), $10, $11, $12, $13, $14, $15,
+            $16, $17, $18)
+    RETURNING tag
+)
+SELECT pg_notify('tidemill_queued', tag) FROM job
+
+-- name: lease_job
+-- Claim the most urgent due job of these tags, with its script, and mint its job token.
+-- Without $5 it takes only jobs with no concurrency limit; with $5, that job (one the
+-- caller has checked against its limit and holds locked). $1 worker, $2 tags,
+-- $3 job token hash, $4 default timeout (s), $5 job id or NULL.
+WITH next AS (
+    -- the first due job nobody holds: SKIP LOCKED lets workers pass each other
+    SELECT id FROM queue
+    WHERE status = 'queued' AND tag = ANY($2::text[]) AND scheduled_for <= now()
+      AND CASE WHEN $5::uuid IS NULL THEN concurrent_limit IS NULL ELSE id = $5 END
+    ORDER BY priority DESC, scheduled_for
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE queue q
+    SET status = 'running', worker = $1, started_at = now(), heartbeat_at = now(),
+        attempts = q.attempts + 1
+    FROM next WHERE q.id = next.id
+    RETURNING q.id, q.workspace, q.script_path, q.script_hash, q.language, q.args,
+              q.timeout_s, q.attempts, q.created_by, q.retry, q.retries
+), token AS (
+    INSERT INTO tokens (token_hash, username, label, workspace, job_id, expires_at)
+    SELECT $3, created_by, 'job ' || id, workspace, id,
+           now() + make_interval(secs => coalesce(timeout_s, $4) + 60)
+    FROM leased
+), ping AS (
+    UPDATE workers SET last_ping = now(), current_job_id = (SELECT id FROM leased)
+    WHERE name = $1
+)
+SELECT l.id, l.workspace, l.script_path, l.script_hash, l.language, l.args, l.timeout_s,
+       l.attempts, l.retry, l.retries, v.content, v.lock, v.lock_status, v.lock_error
+FROM leased l
+JOIN script_versions v
+  ON v.workspace = l.workspace AND v.path = l.script_path AND v.hash = l.script_hash
+
+-- name: heartbeat
+-- Prove this worker and its job are alive; answers whether the job was canceled.
+-- $1 worker, $2 job id (or NULL when idle).
+WITH w AS (
+    UPDATE workers SET last_ping = now() WHERE name = $1
+)
+UPDATE queue SET heartbeat_at = now()
+WHERE id = $2 AND worker = $1
+RETURNING canceled_by IS NOT NULL AS canceled
+
+-- name: append_log
+-- Add a chunk of a running job's output. $1 job id, $2 text.
+INSERT INTO job_logs (job_id, content) VALUES ($1, $2)
+
+-- name: complete_job
+-- End a job: move it to `completed`, store its last log chunk, revoke its token and
+-- wake sync waiters, in one statement. Nothing happens if this worker lost the lease.
+-- $1 id, $2 worker, $3 status, $4 result, $5 error, $6 last log chunk.
+WITH done AS (
+    DELETE FROM queue WHERE id = $1 AND worker = $2 RETURNING *
+), moved AS (
+    INSERT INTO completed (id, workspace, kind, script_path, script_hash, language, args, status,
+                           tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
+                           created_by, parent_job, schedule_path, created_at, started_at,
+                           worker, result, error, canceled_by, cancel_reason, retry, retries)
+    SELECT id, workspace, kind, script_path, script_hash, language, args, $3,
+           tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
+           created_by, parent_job, schedule_path, created_at, started_at,
+           worker, $4, $5, canceled_by, cancel_reason, retry, retries
+    FROM done
+    RETURNING id
+), logs AS (
+    INSERT INTO job_logs (job_id, content) SELECT id, $6 FROM moved WHERE $6 <> ''
+), token AS (
+    DELETE FROM tokens WHERE job_id = $1
+), w AS (
+    UPDATE workers SET current_job_id = NULL, last_ping = now() WHERE name = $2
+)
+SELECT pg_notify('tidemill_done', id::text) FROM moved
+
+-- name: cancel_job
+-- Cancel a job: a queued one ends at once; a running one is flagged and its worker
+-- told to kill it. $1 workspace, $2 id, $3 canceled_by, $4 reason.
+WITH waiting AS (
+    DELETE FROM queue WHERE id = $2 AND workspace = $1 AND status = 'queued' RETURNING *
+), moved AS (
+    INSERT INTO completed (id, workspace, kind, script_path, script_hash, language, args, status,
+                           tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
+                           created_by, parent_job, schedule_path, created_at, started_at,
+                           worker, result, error, canceled_by, cancel_reason, retry, retries)
+    SELECT id, workspace, kind, script_path, script_hash, language, args, 'canceled',
+           tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
+           created_by, parent_job, schedule_path, created_at, started_at,
+           worker, NULL,
+           jsonb_build_object('name', 'Canceled', 'message', 'canceled by ' || $3 || ': ' || $4),
+           $3, $4, retry, retries
+    FROM waiting
+    RETURNING id
+), flagged AS (
+    UPDATE queue SET canceled_by = $3, cancel_reason = $4
+    WHERE id = $2 AND workspace = $1 AND status = 'running'
+    RETURNING id
+)
+SELECT id, pg_notify('tidemill_done', id::text) IS NOT NULL AS ended FROM moved
+UNION ALL
+SELECT id, pg_notify('tidemill_cancel', id::text) IS NULL AS ended FROM flagged
+
+-- name: recover_lost_jobs
+-- Give back the jobs of workers that stopped heartbeating: re-queue those with attempts
+-- left, fail (or cancel) the rest. Safe to run from every worker at once.
+-- $1 seconds without a heartbeat after which a job is lost.
+WITH lost AS (
+    SELECT id FROM queue
+    WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1)
+    FOR UPDATE SKIP LOCKED
+), requeued AS (
+    UPDATE queue q
+    SET status = 'queued', worker = NULL, started_at = NULL, heartbeat_at = NULL
+    FROM lost
+    WHERE q.id = lost.id AND q.attempts < q.max_attempts AND q.canceled_by IS NULL
+    RETURNING q.id, q.tag
+), given_up AS (
+    DELETE FROM queue q USING lost
+    WHERE q.id = lost.id AND (q.attempts >= q.max_attempts OR q.canceled_by IS NOT NULL)
+    RETURNING q.*
+), moved AS (
+    INSERT INTO completed (id, workspace, kind, script_path, script_hash, language, args, status,
+                           tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
+                           created_by, parent_job, schedule_path, created_at, started_at,
+                           worker, result, error, canceled_by, cancel_reason, retry, retries)
+    SELECT id, workspace, kind, script_path, script_hash, language, args,
+           CASE WHEN canceled_by IS NULL THEN 'failure' ELSE 'canceled' END,
+           tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
+           created_by, parent_job, schedule_path, created_at, started_at,
+           worker, NULL,
+           jsonb_build_object(
+               'name', 'WorkerLost',
+               'message', 'the worker running this job stopped responding (attempt '
+                          || attempts || ' of ' || max_attempts || ')'),
+           canceled_by, cancel_reason, retry, retries
+    FROM given_up
+    RETURNING id
+), token AS (
+    DELETE FROM tokens t USING lost WHERE t.job_id = lost.id
+)
+SELECT id, 'requeued' AS outcome, pg_notify('tidemill_queued', tag) IS NULL AS notified
+FROM requeued
+UNION ALL
+SELECT id, 'failed' AS outcome, pg_notify('tidemill_done', id::text) IS NULL AS notified
+FROM moved
+
+-- name: get_job
+-- A job wherever it is, read in one snapshot so a job moving to `completed` is never
+-- missed. $1 workspace, $2 id.
+SELECT id, workspace, kind, script_path, script_hash, language, args, status, tag, priority,
+       scheduled_for, timeout_s, attempts, max_attempts, created_by, parent_job, schedule_path,
+       created_at, started_at, NULL::timestamptz AS completed_at, worker,
+       NULL::jsonb AS result, NULL::jsonb AS error, canceled_by, cancel_reason, retries
+FROM queue WHERE workspace = $1 AND id = $2
+UNION ALL
+SELECT id, workspace, kind, script_path, script_hash, language, args, status, tag, priority,
+       scheduled_for, timeout_s, attempts, max_attempts, created_by, parent_job, schedule_path,
+       created_at, started_at, completed_at, worker, result, error, canceled_by, cancel_reason,
+       retries
+FROM completed WHERE workspace = $1 AND id = $2
+
+-- name: get_completed_job
+-- A completed job only. $1 workspace, $2 id.
+SELECT id, workspace, kind, script_path, script_hash, language, args, status, tag, priority,
+       scheduled_for, timeout_s, attempts, max_attempts, created_by, parent_job, schedule_path,
+       created_at, started_at, completed_at, worker, result, error, canceled_by, cancel_reason,
+       retries
+FROM completed WHERE workspace = $1 AND id = $2
+
+-- name: list_jobs
+-- Jobs newest first, with Windmill's filters (NULL: no filter).
+-- $1 workspace, $2 script_path, $3 schedule_path, $4 success, $5 running, $6 limit, $7 offset.
+SELECT * FROM (
+    SELECT id, workspace, kind, script_path, script_hash, language, args, status, tag, priority,
+           scheduled_for, timeout_s, attempts, max_attempts, created_by, parent_job,
+           schedule_path, created_at, started_at, NULL::timestamptz AS completed_at, worker,
+           NULL::jsonb AS result, NULL::jsonb AS error, canceled_by, cancel_reason, retries
+    FROM queue WHERE workspace = $1 AND $4::boolean IS NULL
+    UNION ALL
+    SELECT id, workspace, kind, script_path, script_hash, language, args, status, tag, priority,
+           scheduled_for, timeout_s, attempts, max_attempts, created_by, parent_job,
+           schedule_path, created_at, started_at, completed_at, worker, result, error,
+           canceled_by, cancel_reason, retries
+    FROM completed
+    WHERE workspace = $1 AND ($5::boolean IS NULL OR NOT $5::boolean)
+      AND ($4::boolean IS NULL OR (status = 'success') = $4::boolean)
+) j
+WHERE ($2::text IS NULL OR script_path = $2)
+  AND ($3::text IS NULL OR schedule_path = $3)
+  AND ($5::boolean IS NULL OR (status = 'running') = $5::boolean)
+ORDER BY created_at DESC, id
+LIMIT $6 OFFSET $7
+
+-- name: get_logs
+-- A job's output so far, in order. $1 job id.
+SELECT coalesce(string_agg(content, '' ORDER BY id), '') FROM job_logs WHERE job_id = $1
+
+-- name: register_worker
+-- Announce a worker (a restarted one takes its row back). $1 name, $2 hostname, $3 pid, $4 tags.
+INSERT INTO workers (name, hostname, pid, tags) VALUES ($1, $2, $3, $4)
+ON CONFLICT (name) DO UPDATE
+SET hostname = EXCLUDED.hostname, pid = EXCLUDED.pid, tags = EXCLUDED.tags,
+    started_at = now(), last_ping = now(), current_job_id = NULL
+
+-- name: unregister_worker
+-- A worker leaving cleanly. $1 name.
+DELETE FROM workers WHERE name = $1
+
+-- name: list_workers
+-- Workers that pinged recently. $1 seconds of silence after which a worker is gone.
+SELECT name AS worker, hostname, pid, tags, started_at, last_ping, current_job_id
+FROM workers
+WHERE last_ping > now() - make_interval(secs => $1)
+ORDER BY name
+
+-- name: retry_job
+-- A failed attempt with attempts left: record it, and queue the same job again after a
+-- delay, in one statement. Nothing happens if this worker lost the lease.
+-- $1 id, $2 worker, $3 delay (s), $4 error, $5 last log chunk.
+WITH failed AS (
+    SELECT id, retries, worker, started_at FROM queue
+    WHERE id = $1 AND worker = $2 AND canceled_by IS NULL
+    FOR UPDATE
+), attempt AS (
+    INSERT INTO job_attempts (job_id, attempt, worker, started_at, error)
+    SELECT id, retries + 1, worker, started_at, $4 FROM failed
+), requeued AS (
+    UPDATE queue q
+    SET status = 'queued', worker = NULL, started_at = NULL, heartbeat_at = NULL, attempts = 0,
+        retries = q.retries + 1, scheduled_for = now() + make_interval(secs => $3)
+    FROM failed WHERE q.id = failed.id
+    RETURNING q.id, q.tag, q.retries
+), logs AS (
+    INSERT INTO job_logs (job_id, content) SELECT id, $5 FROM requeued
+), token AS (
+    DELETE FROM tokens WHERE job_id = $1 AND EXISTS (SELECT 1 FROM requeued)
+), w AS (
+    UPDATE workers SET current_job_id = NULL, last_ping = now() WHERE name = $2
+)
+SELECT retries, pg_notify('tidemill_queued', tag) IS NULL AS notified FROM requeued
+
+-- name: job_attempts
+-- The failed attempts of a job, in order. $1 job id.
+SELECT attempt, worker, started_at, ended_at, error FROM job_attempts
+WHERE job_id = $1 ORDER BY attempt
+
+-- name: limited_candidates
+-- Due jobs of scripts with a concurrency limit, most urgent first, locked for this
+-- transaction (others skip them). $1 tags.
+SELECT id, workspace, script_path, concurrent_limit, concurrency_window_s FROM queue
+WHERE status = 'queued' AND tag = ANY($1::text[]) AND scheduled_for <= now()
+  AND concurrent_limit IS NOT NULL
+ORDER BY priority DESC, scheduled_for
+LIMIT 20
+FOR UPDATE SKIP LOCKED
+
+-- name: lock_script_concurrency
+-- Serialise the limit check of one script until this transaction ends. $1 key.
+SELECT pg_advisory_xact_lock(hashtext($1))
+
+-- name: script_runs_in_window
+-- Runs of a script that count against its limit: running now, or started within the
+-- window. $1 workspace, $2 script_path, $3 window (s) or NULL.
+SELECT (SELECT count(*) FROM queue
+        WHERE workspace = $1 AND script_path = $2 AND status = 'running')
+     + (SELECT count(*) FROM completed
+        WHERE $3::integer IS NOT NULL AND workspace = $1 AND script_path = $2
+          AND started_at > now() - make_interval(secs => $3))

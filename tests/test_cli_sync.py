@@ -1,0 +1,294 @@
+"""`tidemill init|push|pull|dev`: a workspace as a folder, against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cli import layout, sync
+from tests.conftest import ROOT
+from tests.test_cli_support import Live, start_live, wait_for
+
+GREET = '''def main(name: str = "world", times: int = 1):
+    """Say hello."""
+    return " ".join([f"hello {name}"] * times)
+'''
+GREET_YAML = """\
+summary: Greet someone
+description: A friendly script.
+timeout: 30
+schedules:
+- schedule: 0 0 8 * * *
+  timezone: Europe/Paris
+  args:
+    name: team
+"""
+NO_SUCH_PACKAGE = (
+    '# /// script\n# dependencies = ["tidemill-test-no-such-package-0f3a"]\n# ///\n'
+    "def main():\n    return 1\n"
+)
+COUNT_SH = 'n="${1:-3}"\nfor i in $(seq "$n"); do echo "$i"; done\necho "$n"\n'
+
+
+def tree(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): p.read_text()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+# -- the layout, without a server -----------------------------------------
+
+
+def test_meta_renders_deterministically_and_round_trips() -> None:
+    meta = layout.parse_meta(GREET_YAML, "greet.script.yaml")
+    assert meta.summary == "Greet someone"
+    assert meta.settings() == {"timeout": 30}
+    assert meta.schedules[0].timezone == "Europe/Paris"
+    text = layout.render_meta(meta)
+    assert layout.parse_meta(text, "again") == meta
+    assert layout.render_meta(layout.parse_meta(text, "again")) == text
+    assert text == GREET_YAML
+
+
+def test_the_folder_is_read_by_the_config(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "f/a/one.py": GREET,
+            "f/a/one.script.yaml": GREET_YAML,
+            "f/a/two.sh": COUNT_SH,
+            "f/skip/three.py": GREET,
+            "f/a/__pycache__/x.py": "",
+            "u/me/mine.py": GREET,
+            "notes/readme.py": GREET,
+            "tidemill.yaml": "includes: ['f/**', 'u/**']\nexcludes: ['f/skip/**']\n",
+        },
+    )
+    found = layout.read_folder(tmp_path)
+    assert sorted(found) == ["f/a/one", "f/a/two", "u/me/mine"]
+    assert found["f/a/two"].language == "bash"
+    assert found["f/a/one"].meta.summary == "Greet someone"
+    assert found["f/a/two"].meta == layout.Meta()
+    (tmp_path / "f/a/one.ts").write_text("export function main() {}\n")
+    with pytest.raises(layout.LayoutError, match="two code files"):
+        layout.read_folder(tmp_path)
+    (tmp_path / "tidemill.yaml").write_text("include: ['f/**']\n")
+    with pytest.raises(layout.LayoutError, match="include"):
+        layout.read_folder(tmp_path)
+
+
+# -- against a server -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(
+    pg_server: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    yield from start_live(pg_server, template_db, tmp_path_factory.mktemp("sync"))
+
+
+@pytest.mark.e2e
+def test_init_push_pull_round_trip(live: Live, tmp_path: Path) -> None:
+    here = tmp_path / "repo"
+    assert live.cli("init", str(here)).exit_code == 0
+    assert (here / "tidemill.yaml").read_text() == layout.CONFIG_TEMPLATE
+    assert live.cli("init", str(here)).exit_code == 1  # not twice
+    write(
+        here,
+        {
+            "f/sync/greet.py": GREET,
+            "f/sync/greet.script.yaml": GREET_YAML,
+            "f/sync/count.sh": COUNT_SH,
+        },
+    )
+    pushed = live.cli("push", str(here), "--yes")
+    assert pushed.exit_code == 0, pushed.stderr
+    assert "+ script f/sync/greet" in pushed.stderr
+    assert "+ schedule f/sync/greet" in pushed.stderr
+    assert '✓ f/sync/greet (name: string = "world", times: integer = 1)' in pushed.stderr
+    assert '✓ f/sync/count (n: string = "3")' in pushed.stderr
+    with live.api() as api:
+        greet = api.get("/api/w/main/scripts/get/p/f/sync/greet").json()
+        schedule = api.get("/api/w/main/schedules/get/f/sync/greet").json()
+    assert (greet["summary"], greet["description"]) == ("Greet someone", "A friendly script.")
+    assert greet["settings"] == {"timeout": 30}
+    assert (schedule["schedule"], schedule["timezone"]) == ("0 0 8 * * *", "Europe/Paris")
+    assert schedule["args"] == {"name": "team"}
+    again = live.cli("push", str(here), "--yes")
+    assert again.exit_code == 0
+    assert "up to date" in again.stderr
+
+    # pull -> push -> pull changes nothing
+    copy = tmp_path / "copy"
+    (copy).mkdir()
+    (copy / "tidemill.yaml").write_text("includes: ['f/sync/**']\n")
+    pulled = live.cli("pull", str(copy), "--yes")
+    assert pulled.exit_code == 0, pulled.stderr
+    first = tree(copy)
+    assert first["f/sync/greet.py"] == GREET
+    assert first["f/sync/greet.script.yaml"] == GREET_YAML
+    assert first["f/sync/count.sh"] == COUNT_SH
+    assert first["f/sync/count.script.yaml"] == "summary: ''\ndescription: ''\n"
+    assert "up to date" in live.cli("push", str(copy), "--yes").stderr
+    assert "up to date" in live.cli("pull", str(copy), "--yes").stderr
+    assert tree(copy) == first
+
+
+@pytest.mark.e2e
+def test_push_shows_the_plan_and_asks(live: Live, tmp_path: Path) -> None:
+    write(tmp_path, {"f/ask/greet.py": GREET, "f/ask/greet.script.yaml": GREET_YAML})
+    assert live.cli("push", str(tmp_path), "-y").exit_code == 0
+    write(
+        tmp_path,
+        {
+            "f/ask/greet.py": GREET.replace("hello", "hi"),
+            "f/ask/greet.script.yaml": GREET_YAML.replace("Greet someone", "Greet").replace(
+                "0 0 8", "0 0 9"
+            ),
+        },
+    )
+    dry = live.cli("push", str(tmp_path), "--dry-run")
+    assert "~ script f/ask/greet (content, summary)" in dry.stderr
+    assert "~ schedule f/ask/greet" in dry.stderr
+    refused = live.cli("push", str(tmp_path), input="n\n")
+    assert refused.exit_code == 1
+    assert "nothing changed" in refused.stderr
+    with live.api() as api:
+        assert "hello" in api.get("/api/w/main/scripts/get/p/f/ask/greet").json()["content"]
+    accepted = live.cli("push", str(tmp_path), input="y\n")
+    assert accepted.exit_code == 0, accepted.stderr
+    with live.api() as api:
+        assert "hi" in api.get("/api/w/main/scripts/get/p/f/ask/greet").json()["content"]
+        schedule = api.get("/api/w/main/schedules/get/f/ask/greet").json()
+    assert schedule["schedule"] == "0 0 9 * * *"
+
+    # a schedule no longer listed is deleted with the next push
+    (tmp_path / "f/ask/greet.script.yaml").write_text("summary: Greet\n")
+    as_json = live.cli("push", str(tmp_path), "--json")
+    assert as_json.exit_code == 0, as_json.stderr
+    plan = json.loads(as_json.stdout)
+    assert {"kind": "schedule", "action": "delete", "path": "f/ask/greet", "what": []} in plan[
+        "changes"
+    ]
+    with live.api() as api:
+        assert api.get("/api/w/main/schedules/get/f/ask/greet").status_code == 404
+
+
+@pytest.mark.e2e
+def test_push_reports_errors_and_warnings_and_exits_non_zero(live: Live, tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "f/bad/broken.py": "def main(:\n    pass\n",
+            "f/bad/vague.py": "def main(frame: Frame):\n    return 1\n",
+            "f/bad/unlockable.py": NO_SUCH_PACKAGE,
+            "f/bad/fine.py": GREET,
+        },
+    )
+    result = live.cli("push", str(tmp_path), "--yes")
+    assert result.exit_code == 1
+    assert "✗ f/bad/broken: f/bad/broken.py:1:" in result.stderr
+    assert "warning: f/bad/vague:" in result.stderr
+    assert "✓ f/bad/fine" in result.stderr
+    with live.api() as api:
+        assert api.get("/api/w/main/scripts/get/p/f/bad/fine").status_code == 200
+        assert api.get("/api/w/main/scripts/get/p/f/bad/broken").status_code == 404
+        unlockable = api.get("/api/w/main/scripts/get/p/f/bad/unlockable").json()
+    if "lock_status" in unlockable:  # a server that locks dependencies on save
+        assert "✗ f/bad/unlockable: f/bad/unlockable.py: its dependencies could not be locked" in (
+            result.stderr
+        )
+        assert not (tmp_path / "f/bad/unlockable.script.lock").exists()
+
+
+@pytest.mark.e2e
+def test_pull_writes_changes_and_keeps_local_only_scripts(live: Live, tmp_path: Path) -> None:
+    live.save("f/pulled/remote", GREET)
+    write(tmp_path, {"f/pulled/local_only.py": GREET, "f/pulled/remote.py": "# old\n"})
+    plan = live.cli("pull", str(tmp_path), "--dry-run")
+    assert "~ f/pulled/remote.py" in plan.stderr
+    assert "+ f/pulled/remote.script.yaml" in plan.stderr
+    assert "f/pulled/local_only (only in" in plan.stderr
+    assert (tmp_path / "f/pulled/remote.py").read_text() == "# old\n"
+    assert live.cli("pull", str(tmp_path), "-y").exit_code == 0
+    assert (tmp_path / "f/pulled/remote.py").read_text() == GREET
+    assert (tmp_path / "f/pulled/local_only.py").exists()
+    # the language changed on the server: the old code file goes
+    live.save("f/pulled/remote", 'echo "$1"\n', language="bash")
+    assert live.cli("pull", str(tmp_path), "-y").exit_code == 0
+    assert not (tmp_path / "f/pulled/remote.py").exists()
+    assert (tmp_path / "f/pulled/remote.sh").read_text() == 'echo "$1"\n'
+
+
+@pytest.mark.e2e
+def test_dev_pushes_each_saved_change(live: Live, tmp_path: Path) -> None:
+    write(tmp_path, {"f/dev/live.py": GREET})
+    env = {**os.environ, **{k: v for k, v in live.env.items()}, "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "dev.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli", "dev", str(tmp_path)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(lambda: "watching" in log.read_text())
+        time.sleep(0.3)  # the watcher is set up just after the banner
+        (tmp_path / "f/dev/live.py").write_text(GREET.replace("times: int = 1", "times: int = 2"))
+
+        def saved() -> bool:
+            with live.api() as api:
+                response = api.get("/api/w/main/scripts/get/p/f/dev/live")
+            return response.status_code == 200 and "times: int = 2" in response.json()["content"]
+
+        wait_for(saved, timeout_s=20)
+        wait_for(lambda: "times: integer = 2" in log.read_text())
+        (tmp_path / "f/dev/live.py").write_text("def main(:\n")
+        wait_for(lambda: "✗ f/dev/live: f/dev/live.py:1:" in log.read_text(), timeout_s=20)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_schedule_defaults_are_left_out_whatever_their_source() -> None:
+    remote = {"path": "f/a/b", "schedule": "* * * * *", "timezone": "".join(["U", "TC"])}
+    schedule = layout.schedule_from_remote({**remote, "args": {}, "enabled": True}, "f/a/b")
+    meta = layout.Meta(summary="s", schedules=[schedule])
+    assert (
+        layout.render_meta(meta)
+        == "summary: s\ndescription: ''\nschedules:\n- schedule: '* * * * *'\n"
+    )
+
+
+def test_push_keeps_the_lock_file_what_the_server_locked(tmp_path: Path) -> None:
+    lock = tmp_path / "f/a/b.script.lock"
+    lock.parent.mkdir(parents=True)
+    sync.write_lock(tmp_path, sync.Saved(path="f/a/b", hash="h", lock="# py3.11\nx==1\n"))
+    assert not lock.exists()  # a server without locks: nothing written
+    sync.write_lock(tmp_path, sync.Saved(path="f/a/b", hash="h", lock="x==1\n", locks=True))
+    assert lock.read_text() == "x==1\n"
+    sync.write_lock(tmp_path, sync.Saved(path="f/a/b", hash="h", lock=None, locks=True))
+    assert not lock.exists()  # the new version needs nothing

@@ -1,0 +1,126 @@
+"""The CLI's pieces that need no server: argument typing, profiles, import boundaries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli import arguments, profiles
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "count": {"type": "integer"},
+        "ratio": {"type": "number"},
+        "name": {"type": "string"},
+        "flag": {"type": "boolean"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "ids": {"type": "array", "items": {"type": "integer"}},
+        "opts": {"type": "object"},
+        "maybe": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+        "level": {"enum": [1, 2, 3]},
+        "anything": {},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("pair", "expected"),
+    [
+        ("count=3", 3),
+        ("ratio=2", 2),
+        ("ratio=2.0", 2.0),
+        ("ratio=1e3", 1000),
+        ("name=007", "007"),
+        ("name=", ""),
+        ("name=a=b", "a=b"),
+        ("flag=yes", True),
+        ("flag=False", False),
+        ("tags=a, b", ["a", "b"]),
+        ("tags=", []),
+        ('tags=["x,y"]', ["x,y"]),
+        ("ids=1,2", [1, 2]),
+        ('opts={"a": 1}', {"a": 1}),
+        ("maybe=null", None),
+        ("maybe=4", 4),
+        ("level=2", 2),
+        ("anything=[1]", [1]),
+        ("anything=plain text", "plain text"),
+    ],
+)
+def test_values_are_typed_by_the_schema(pair: str, expected: object) -> None:
+    name = pair.split("=", 1)[0]
+    assert arguments.parse_pairs([pair], SCHEMA) == {name: expected}
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("count=x", "count: 'x' is not a valid integer"),
+        ("flag=maybe", "not a valid boolean"),
+        ("ids=1,a", "ids[1]: 'a' is not a valid integer"),
+        ("opts=[1]", "not a valid object"),
+        ("nope=1", "unknown argument 'nope'"),
+        ("count", "-a takes name=value"),
+    ],
+)
+def test_bad_values_are_named(pair: str, message: str) -> None:
+    with pytest.raises(arguments.BadArgument, match=message.replace("[", r"\[")):
+        arguments.parse_pairs([pair], SCHEMA)
+
+
+def test_json_args_then_pairs_on_top(tmp_path: Path) -> None:
+    assert arguments.build(["count=2"], '{"count": 1, "name": "n"}', SCHEMA) == {
+        "count": 2,
+        "name": "n",
+    }
+    file = tmp_path / "args.json"
+    file.write_text('{"name": "from file"}')
+    assert arguments.build([], f"@{file}", SCHEMA) == {"name": "from file"}
+    with pytest.raises(arguments.BadArgument, match="JSON object"):
+        arguments.build([], "[1]", SCHEMA)
+    # without a schema, values are JSON when they parse
+    assert arguments.parse_pairs(["a=1", "b=x"], None) == {"a": 1, "b": "x"}
+
+
+def test_profiles_live_in_xdg_config_home_and_the_environment_wins(tmp_path: Path) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path)}
+    with pytest.raises(profiles.NoServer, match="tidemill login"):
+        profiles.resolve(env=env)
+    profiles.add("one", profiles.Profile(url="http://a:1/", token="t1"), env)
+    profiles.add("two", profiles.Profile(url="http://b:2", token="t2", workspace="ops"), env)
+    assert (tmp_path / "tidemill" / "profiles.json").stat().st_mode & 0o777 == 0o600
+    assert profiles.resolve(env=env).url == "http://b:2"
+    assert profiles.resolve("one", env=env).url == "http://a:1"
+    assert profiles.resolve("one", workspace="w", env=env).workspace == "w"
+    both = profiles.resolve(env={**env, "TIDEMILL_TOKEN": "env", "TIDEMILL_WORKSPACE": "x"})
+    assert (both.url, both.token, both.workspace) == ("http://b:2", "env", "x")
+    only_env = profiles.resolve(
+        env={"XDG_CONFIG_HOME": str(tmp_path / "none"), "TIDEMILL_URL": "u", "TIDEMILL_TOKEN": "t"}
+    )
+    assert (only_env.url, only_env.workspace) == ("u", "main")
+    with pytest.raises(profiles.NoServer, match="no server configured"):
+        profiles.resolve(env={**env, "TIDEMILL_URL": "http://elsewhere"})  # t2 stays home
+    with pytest.raises(profiles.NoServer, match="no profile named 'three'"):
+        profiles.resolve("three", env=env)
+    profiles.remove("two", env)
+    assert profiles.load(env).active == "one"
+
+
+def test_http_commands_do_not_load_the_server_or_the_worker() -> None:
+    """The CLI talks HTTP: loading it must not pull in the web stack, the worker or asyncpg."""
+    code = (
+        "import sys, cli.main\n"
+        "heavy = ('server.api', 'server.app', 'server.db', 'worker', 'litestar', 'uvicorn',"
+        " 'asyncpg')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,277 @@
+"""The web UI in a real browser (Debian's Chromium, driven by Playwright) against real
+`tidemill server` and `tidemill worker` processes: sign in, write a script in the editor,
+fill its generated form, run it with live logs, see validation messages, cancel a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.api import ui
+from tests.conftest import ADMIN_TOKEN, Processes, wait_healthy
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ADMIN_PASSWORD = "admin-password"  # what the `config` fixture bootstraps the admin with
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshots" / "script-page.png"
+
+GREET = '''import time
+from datetime import date, datetime
+from typing import Literal, TypedDict
+
+
+class Address(TypedDict):
+    city: str
+    zip: int
+
+
+def main(
+    name: str,
+    address: Address,
+    count: int = 2,
+    ratio: float = 0.5,
+    loud: bool = False,
+    color: Literal["red", "green", "blue"] = "green",
+    tags: list[str] = ["a"],
+    day: date | None = None,
+    at: datetime | None = None,
+):
+    """Greet someone, a few times.
+
+    Args:
+        name: Who to greet.
+        count: How many greetings.
+    """
+    for i in range(count):
+        print(f"hello {name} {i}", flush=True)
+        time.sleep(0.4)
+    return [
+        {"name": name.upper() if loud else name, "i": i, "color": color,
+         "tags": "+".join(tags), "city": address["city"], "zip": address["zip"],
+         "ratio": ratio, "day": str(day), "at": str(at)[:10]}
+        for i in range(count)
+    ]
+'''
+
+SLOW = (
+    "import time\n\n"
+    "def main(seconds: int, note: str = 'nap'):\n"
+    "    print('sleeping', flush=True)\n"
+    "    time.sleep(seconds)\n"
+    "    return note\n"
+)
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(
+        f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does)",
+        allow_module_level=True,
+    )
+
+from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if shutil.which("node") is None or not await asyncio.to_thread(ui.build, ui.SOURCE):
+        pytest.fail("the web UI bundle could not be built (needs node and npm)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def base_url(processes: Processes) -> str:
+    processes.start("server", extra_env={"TIDEMILL_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    processes.start("worker")
+    url = f"http://127.0.0.1:{processes.env['TIDEMILL_PORT']}"
+    await asyncio.to_thread(wait_healthy, url)
+    return url
+
+
+@pytest.fixture
+async def page(browser: Browser, base_url: str) -> AsyncIterator[Page]:
+    context = await browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    opened = await context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield opened
+    finally:
+        await context.close()
+    assert errors == [], errors
+
+
+async def sign_in(page: Page) -> None:
+    await page.goto("/")
+    await expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))
+    await page.get_by_label("Username").fill("admin")
+    await page.get_by_label("Password").fill("wrong")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text("Wrong username or password.")
+    await page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    await page.get_by_label("Password").press("Enter")
+    await expect(page.get_by_role("heading", name="Scripts")).to_be_visible()
+
+
+async def save_script(base_url: str, path: str, content: str) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{base_url}/api/w/main/scripts/create",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            json={"path": path, "content": content, "language": "python3"},
+        )
+    assert response.status_code == 201, response.text
+
+
+async def test_write_a_script_fill_its_form_run_it_and_watch_it(page: Page, tmp_path: Path) -> None:
+    await sign_in(page)
+    await page.get_by_role("link", name="New script").click()
+    await expect(page.get_by_role("heading", name="New script")).to_be_visible()
+    await page.get_by_label("Path").fill("f/demo/greet")
+    editor = page.get_by_role("textbox", name="Script source")
+    await editor.click()
+    await page.keyboard.press("Control+a")
+    await page.keyboard.insert_text(GREET)
+
+    # the preview is the form itself, updated as the source changes
+    preview = page.get_by_role("region", name="Form preview")
+    await expect(preview.get_by_label("color")).to_be_visible()
+    await expect(preview.get_by_role("group", name="address")).to_be_visible()
+    await page.get_by_role("button", name="Save").click()
+
+    await expect(page).to_have_url(re.compile(r"/scripts/f/demo/greet$"))
+    await expect(page.get_by_role("heading", name="f/demo/greet")).to_be_visible()
+    form = page.get_by_role("form", name="Arguments")
+    await expect(form.get_by_text("Who to greet.")).to_be_visible()  # the description as help
+
+    # each kind of field, defaults pre-filled
+    await expect(form.get_by_label("count", exact=True)).to_have_value("2")
+    await expect(form.get_by_label("color", exact=True)).to_have_value("1")  # green, the default
+    await expect(form.locator("input[type=checkbox]")).not_to_be_checked()
+    await form.get_by_label("name", exact=True).fill("ada")
+    address = form.get_by_role("group", name="address")
+    await address.get_by_label("city", exact=True).fill("Paris")
+    await address.get_by_label("zip", exact=True).fill("75001")
+    await form.get_by_label("count", exact=True).fill("3")
+    await form.get_by_label("ratio", exact=True).fill("0.25")
+    await form.get_by_label("loud", exact=True).check()
+    await form.get_by_label("color", exact=True).select_option(label="blue")
+    tags = form.get_by_role("group", name="tags")
+    await expect(tags.get_by_role("textbox")).to_have_count(1)  # the default ["a"]
+    await tags.get_by_role("button", name="Add tags item").click()
+    await tags.get_by_role("textbox").nth(1).fill("b")
+    await tags.get_by_role("button", name="Add tags item").click()
+    await tags.get_by_role("textbox").nth(2).fill("c")
+    await tags.get_by_role("button", name="Remove tags item 1").click()
+    await expect(tags.get_by_role("textbox")).to_have_count(2)
+    await form.get_by_label("day", exact=True).fill("2024-02-29")
+    await form.get_by_label("at", exact=True).fill("2024-03-01T12:30:00")
+
+    await form.get_by_role("button", name="Run").click()
+    run = page.get_by_role("region", name="Run", exact=True)
+    logs = run.get_by_label("Logs")
+    # the first line arrives while the job still runs: the logs stream live
+    await expect(logs).to_contain_text("hello ada 0")
+    await expect(run.get_by_role("status")).to_have_text("running")
+    await expect(run.get_by_role("status")).to_have_text("success")
+    await expect(logs).to_contain_text("hello ada 2")
+
+    # a list of objects comes back as a table
+    table = run.get_by_role("table")
+    await expect(table.locator("tbody tr")).to_have_count(3)
+    first = table.locator("tbody tr").first
+    for value in ("ADA", "blue", "b+c", "Paris", "75001", "0.25", "2024-02-29"):
+        await expect(first).to_contain_text(value)
+    await expect(first).to_contain_text(re.compile(r"2024-03-0[12]"))
+
+    recent = page.get_by_role("region", name="Recent runs")
+    await expect(recent.get_by_text("success")).to_have_count(1)
+    await expect(page.get_by_role("region", name="Webhook")).to_contain_text(
+        "/api/w/main/jobs/run_wait_result/p/f/demo/greet"
+    )
+    await expect(run.get_by_role("button", name="Cancel")).to_be_hidden()
+    # docs/screenshots/script-page.png is this page: TIDEMILL_UPDATE_SCREENSHOTS=1 refreshes it
+    update = os.environ.get("TIDEMILL_UPDATE_SCREENSHOTS")
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(
+        path=str(SCREENSHOT if update else tmp_path / "script-page.png"), full_page=True
+    )
+
+
+async def test_bad_values_are_named_and_a_long_run_can_be_canceled(
+    page: Page, base_url: str
+) -> None:
+    await save_script(base_url, "f/demo/slow", SLOW)
+    await sign_in(page)
+    await page.get_by_role("link", name="f/demo/slow").click()
+    form = page.get_by_role("form", name="Arguments")
+    seconds = form.get_by_label("seconds", exact=True)
+    await expect(form.get_by_text("Required.")).to_have_count(0)  # nothing marked before a try
+
+    await form.get_by_role("button", name="Run").click()
+    await expect(form.get_by_text("Required.")).to_be_visible()
+    await expect(seconds).to_have_attribute("aria-invalid", "true")
+    await expect(seconds).to_be_focused()
+
+    await seconds.fill("2.5")
+    await form.get_by_role("button", name="Run").click()
+    await expect(form.get_by_text("Enter a whole number (an integer).")).to_be_visible()
+    await expect(page.get_by_role("region", name="Run", exact=True)).to_have_count(
+        0
+    )  # nothing was queued
+
+    await seconds.fill("60")
+    await seconds.press("Control+Enter")
+    run = page.get_by_role("region", name="Run", exact=True)
+    await expect(run.get_by_label("Logs")).to_contain_text("sleeping")
+    await expect(run.get_by_role("status")).to_have_text("running")
+    await run.get_by_role("button", name="Cancel").click()
+    await expect(run.get_by_role("status")).to_have_text("canceled", timeout=15_000)
+    await expect(run.get_by_role("alert")).to_be_visible()  # the error box says why
+
+    # the run's own page: details, logs, and Re-run
+    await run.get_by_role("link", name=re.compile(r"^[0-9a-f]{8}$")).click()
+    await expect(page.get_by_role("heading", name=re.compile(r"^Run "))).to_be_visible()
+    details = page.get_by_role("region", name="Details")
+    await expect(details).to_contain_text("canceled")
+    await expect(details).to_contain_text("1 of 3")
+    await page.get_by_role("link", name="Runs").click()
+    await expect(page.get_by_role("row").filter(has_text="f/demo/slow")).to_have_count(1)
+
+
+async def test_variables_are_created_and_secrets_never_shown(page: Page) -> None:
+    await sign_in(page)
+    await page.get_by_role("link", name="Variables").click()
+    form = page.get_by_role("form", name="New variable")
+    await form.get_by_label("Path").fill("f/demo/api_key")
+    await form.get_by_label("Value").fill("s3cr3t-value")
+    await expect(form.get_by_label("Secret (encrypted, never shown again)")).to_be_checked()
+    await form.get_by_role("button", name="Create variable").click()
+    listed = page.get_by_role("region", name="Variables")
+    await expect(listed.get_by_role("row").filter(has_text="f/demo/api_key")).to_contain_text(
+        "secret"
+    )
+    await expect(page.get_by_text("s3cr3t-value")).to_have_count(0)
