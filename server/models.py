@@ -147,6 +147,8 @@ class LeasedJob(msgspec.Struct, frozen=True, kw_only=True):
     lock: str | None = None
     lock_status: LockStatus = "none"
     lock_error: str | None = None
+    # warm mode: run in a process kept for this script version (worker/warm.py)
+    dedicated_worker: bool = False
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):

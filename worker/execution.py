@@ -87,6 +87,9 @@ class Process(msgspec.Struct, kw_only=True):
     proc: asyncio.subprocess.Process
     result_fd: int
     conclude: Conclude
+    # the job's logs when they are not the process's stdout: a warm process
+    # (worker/warm.py) gets a log pipe per job
+    output: asyncio.StreamReader | None = None
 
 
 class LogBuffer:
@@ -261,10 +264,11 @@ async def supervise(
     The process may still be exiting when this returns; `reap` it afterwards.
     """
     proc = process.proc
-    assert proc.stdout is not None
+    stream = process.output or proc.stdout
+    assert stream is not None
     output, stdout = Tail(OUTPUT_TAIL_BYTES), Tail(STDOUT_TAIL_BYTES)
-    pumps = [asyncio.ensure_future(_pump(proc.stdout, logs, output, stdout))]
-    if proc.stderr is not None:
+    pumps = [asyncio.ensure_future(_pump(stream, logs, output, stdout))]
+    if process.output is None and proc.stderr is not None:
         pumps.append(asyncio.ensure_future(_pump(proc.stderr, logs, output)))
     flusher = asyncio.ensure_future(_flush_periodically(logs, flush))
     result = asyncio.ensure_future(_read_result(process.result_fd))

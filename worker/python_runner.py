@@ -42,6 +42,42 @@ async def _conclude(ended: execution.Ended) -> execution.Outcome:
     return await execution.outcome_of_reply(ended.reply, ended)
 
 
+async def interpreter(job: runner.Job, *, base: Path, envs_dir: Path) -> Path:
+    """The job's interpreter: its lock's environment (built if missing), else the base.
+
+    Raises:
+        runner.CannotStart: The lock failed, or its environment could not be built.
+    """
+    if job.lock_error is not None:
+        raise runner.CannotStart(
+            f"the script's dependencies could not be resolved:\n{job.lock_error}"
+        )
+    if job.lock is None:
+        return base
+    try:
+        return await environments.locked_python(envs_dir, job.lock)
+    except requirements.UvFailed as exc:
+        raise runner.CannotStart(
+            f"the script's dependencies could not be installed:\n{exc}"
+        ) from None
+
+
+def job_spec(job: runner.Job) -> bytes:
+    """Write the job's script into its directory; the spec line the shim reads."""
+    # not `<name>.py`: the job's directory is on the import path, and a script named
+    # like a package it imports (`f/x/six` doing `import six`) would import itself
+    script = job.workdir / SCRIPT_FILE
+    script.write_text(job.content)
+    spec = JobSpec(
+        file=str(script),
+        display_name=f"{job.script_path}.py",
+        args=job.args,
+        env=job.base_env(),
+        cwd=str(job.workdir),
+    )
+    return msgspec.json.encode(spec) + b"\n"
+
+
 class PythonRunner:
     """Starts Python jobs from pre-started interpreters, one spare per interpreter."""
 
@@ -74,19 +110,10 @@ class PythonRunner:
         return await spare
 
     async def _python_for(self, job: runner.Job) -> Path:
-        """The job's interpreter: its lock's environment (built if missing), else the base."""
-        if job.lock_error is not None:
-            raise runner.CannotStart(
-                f"the script's dependencies could not be resolved:\n{job.lock_error}"
-            )
-        if job.lock is None:
-            return self._base
-        try:
-            python = await environments.locked_python(self._envs_dir, job.lock)
-        except requirements.UvFailed as exc:
-            raise runner.CannotStart(
-                f"the script's dependencies could not be installed:\n{exc}"
-            ) from None
+        """The job's interpreter; its spare is kept from now on (the previous one retired)."""
+        python = await interpreter(job, base=self._base, envs_dir=self._envs_dir)
+        if python == self._base:
+            return python
         if python != self._recent:
             if self._recent != self._base:
                 await self._retire(self._recent)
@@ -109,18 +136,7 @@ class PythonRunner:
         The next spare is not started here: forking and booting it would compete
         with this job for the CPU. The worker calls `warm()` once the job is recorded.
         """
-        # not `<name>.py`: the job's directory is on the import path, and a script named
-        # like a package it imports (`f/x/six` doing `import six`) would import itself
-        script = job.workdir / SCRIPT_FILE
-        script.write_text(job.content)
-        spec = JobSpec(
-            file=str(script),
-            display_name=f"{job.script_path}.py",
-            args=job.args,
-            env=job.base_env(),
-            cwd=str(job.workdir),
-        )
-        line = msgspec.json.encode(spec) + b"\n"
+        line = job_spec(job)
         python = await self._python_for(job)
         for _ in range(2):
             process = await self._take_spare(python)

@@ -24,6 +24,8 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
 
     script_path: str
     script_hash: str
+    # warm processes are kept per workspace: no module state crosses tenants
+    workspace: str = ""
     content: str
     args: dict[str, Any]
     env: dict[str, str]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -20,7 +21,15 @@ from pathlib import Path
 import asyncpg
 
 from server import auth, db, models, queue, settings
-from worker import bash_runner, deno_runner, environments, execution, python_runner, runner
+from worker import (
+    bash_runner,
+    deno_runner,
+    environments,
+    execution,
+    python_runner,
+    runner,
+    warm,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +58,15 @@ class Worker:
         self._listener: db.Connection | None = None
         self._current: models.JobId | None = None
         self._canceled = asyncio.Event()
-        self._python = python_runner.PythonRunner(
-            environments.base_python(config.envs_dir), config.jobs_dir, envs_dir=config.envs_dir
+        base = environments.base_python(config.envs_dir)
+        self._python = python_runner.PythonRunner(base, config.jobs_dir, envs_dir=config.envs_dir)
+        self._warm = warm.WarmRunner(
+            functools.partial(
+                python_runner.interpreter,
+                base=base,
+                envs_dir=config.envs_dir,
+            ),
+            config.jobs_dir,
         )
         self._runners: dict[models.Language, runner.Runner] = {
             "python3": self._python,
@@ -109,6 +125,7 @@ class Worker:
             beat.cancel()
             await asyncio.gather(beat, return_exceptions=True)
             await self._python.close()
+            await self._warm.close()
             if self._listener is not None:
                 await self._listener.close()
             try:
@@ -180,11 +197,14 @@ class Worker:
 
     async def _run_in(self, workdir: Path, job: models.LeasedJob, token: str) -> None:
         """Start the job with its language's runner, supervise it, record how it ended."""
+        # warm mode is Python's; a dedicated script in another language runs as usual
+        dedicated = job.dedicated_worker and job.language == "python3"
         try:
-            process = await self._runners[job.language].start(
+            process = await (self._warm if dedicated else self._runners[job.language]).start(
                 runner.Job(
                     script_path=job.script_path,
                     script_hash=job.script_hash,
+                    workspace=job.workspace,
                     content=job.content,
                     args=job.args,
                     env=self._script_env(job, token),
@@ -210,7 +230,10 @@ class Worker:
             )
             await self._record(job, outcome, logs.take())
         finally:
-            await execution.reap(process)
+            if dedicated:
+                await self._warm.release(process)
+            else:
+                await execution.reap(process)
 
     async def _record(
         self, job: models.LeasedJob, outcome: execution.Outcome, last_log: str

@@ -20,6 +20,10 @@ Protocol: started as `python -u shim.py RESULT_FD`; one JSON line on stdin
 job's logs; then one JSON document, `{"ok": true, "result": ...}` or
 `{"ok": false, "error": {"name", "message", "stack"}}`, on the pipe whose write
 end is RESULT_FD.
+
+Warm mode (`python -u shim.py --warm CONTROL_FD`, the script's
+`dedicated_worker` setting) keeps one process for job after job of one
+script version; see `_serve_warm` and `worker/warm.py`.
 """
 
 import json
@@ -357,44 +361,60 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
+def _invoke(namespace: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """Call the loaded script's `main` with `args`; the script's own failures propagate."""
+    main = namespace.get("main")
+    if not callable(main):
+        return {
+            "ok": False,
+            "error": {"name": "NoMain", "message": "the script defines no main function"},
+        }
+    try:
+        converted = _convert_args(main, args)
+    except _Unconvertible as exc:
+        return {"ok": False, "error": {"name": "InvalidArgument", "message": str(exc), "stack": ""}}
+    result = main(**converted)
+    if hasattr(result, "__await__"):
+        import asyncio
+
+        result = asyncio.run(_await(result))
+    return {"ok": True, "result": result}
+
+
 def _run(job: dict[str, Any]) -> dict[str, Any]:
     try:
-        main = _load(job["file"], job["display_name"]).get("main")
-        if not callable(main):
-            return {
-                "ok": False,
-                "error": {"name": "NoMain", "message": "the script defines no main function"},
-            }
-        try:
-            args = _convert_args(main, job["args"])
-        except _Unconvertible as exc:
-            error = {"name": "InvalidArgument", "message": str(exc), "stack": ""}
-            return {"ok": False, "error": error}
-        result = main(**args)
-        if hasattr(result, "__await__"):
-            import asyncio
-
-            result = asyncio.run(_await(result))
-        return {"ok": True, "result": result}
+        return _invoke(_load(job["file"], job["display_name"]), job["args"])
     except BaseException as exc:  # noqa: BLE001 - the script's failure is the job's result
         return {"ok": False, "error": _error(exc)}
 
 
-def main() -> None:
-    result_fd = int(sys.argv[1])
-    job = json.loads(sys.stdin.readline())
+def _payload(outcome: dict[str, Any]) -> str:
+    try:
+        return json.dumps(outcome, default=_to_json)
+    except (TypeError, ValueError) as exc:
+        return json.dumps(
+            {"ok": False, "error": {"name": "ResultNotJSON", "message": str(exc), "stack": ""}}
+        )
+
+
+def _enter(job: dict[str, Any], environ: dict[str, str]) -> None:
+    """Put the process where the job runs: its directory, its variables, its argv."""
     os.chdir(job["cwd"])
+    os.environ.clear()
+    os.environ.update(environ)
     os.environ.update(job["env"])
     # as `python script.py` has it: the script's directory first, not the shim's
     sys.path[0] = job["cwd"]
     sys.argv = [job["file"]]
-    outcome = _run(job)
-    try:
-        payload = json.dumps(outcome, default=_to_json)
-    except (TypeError, ValueError) as exc:
-        payload = json.dumps(
-            {"ok": False, "error": {"name": "ResultNotJSON", "message": str(exc), "stack": ""}}
-        )
+
+
+def main() -> None:
+    if sys.argv[1] == "--warm":
+        _serve_warm(int(sys.argv[2]))
+    result_fd = int(sys.argv[1])
+    job = json.loads(sys.stdin.readline())
+    _enter(job, dict(os.environ))
+    payload = _payload(_run(job))
     sys.stdout.flush()
     sys.stderr.flush()
     # closing the log pipe first lets the worker see the end of the logs without
@@ -405,6 +425,55 @@ def main() -> None:
         out.write(payload)
     # skip interpreter teardown: the job is done and its output is flushed
     os._exit(0)
+
+
+# -- warm mode: one process serving job after job of one script version --------
+
+
+def _serve_warm(control_fd: int) -> typing.NoReturn:
+    """Serve jobs sent on the control socket until the worker closes it.
+
+    Each message carries the path of the job's spec (same fields as on stdin)
+    and two descriptors: the job's log pipe, which becomes stdout and stderr
+    for the job's duration, and its result pipe, closed once the reply is in.
+    The script's module is loaded in the first job (its top-level output and
+    errors are that job's) and kept: later jobs only call `main`. A top level
+    that failed is run again by the next job.
+    """
+    import socket
+
+    control = socket.socket(fileno=control_fd)
+    environ = dict(os.environ)
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    namespace: dict[str, Any] | None = None
+    while True:
+        try:
+            message, fds, _flags, _address = socket.recv_fds(control, 4096, 2)
+        except OSError:
+            message, fds = b"", []
+        if not message or len(fds) != 2:
+            os._exit(0)  # the worker is gone or retired this process
+        log_fd, result_fd = fds
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        try:
+            with open(message.decode(), encoding="utf-8") as spec:
+                job = json.load(spec)
+            _enter(job, environ)
+            if namespace is None:
+                namespace = _load(job["file"], job["display_name"])
+            outcome = _invoke(namespace, job["args"])
+        except BaseException as exc:  # noqa: BLE001 - the script's failure is the job's result
+            outcome = {"ok": False, "error": _error(exc)}
+        payload = _payload(outcome)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # the job's log pipe is released before its reply: the worker reads its logs to the end
+        os.dup2(quiet, 1)
+        os.dup2(quiet, 2)
+        with os.fdopen(result_fd, "w", encoding="utf-8") as out:
+            out.write(payload)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,8 @@ WITH next AS (
     WHERE name = $1
 )
 SELECT l.id, l.workspace, l.script_path, l.script_hash, l.language, l.args, l.timeout_s,
-       l.attempts, l.retry, l.retries, v.content, v.lock, v.lock_status, v.lock_error
+       l.attempts, l.retry, l.retries, v.content, v.lock, v.lock_status, v.lock_error,
+       coalesce((v.settings ->> 'dedicated_worker')::boolean, false) AS dedicated_worker
 FROM leased l
 JOIN script_versions v
   ON v.workspace = l.workspace AND v.path = l.script_path AND v.hash = l.script_hash
