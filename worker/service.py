@@ -113,6 +113,9 @@ class Worker:
         try:
             while not stop.is_set():
                 await self._listen()
+                # cleared before the lease, not after: a job queued while the lease
+                # runs must wake the next round, not be left to the poll
+                self._wake.clear()
                 try:
                     served = await self._serve_one()
                 except TRANSIENT as exc:
@@ -134,7 +137,6 @@ class Worker:
                 log.warning("worker %s: could not unregister", self.name)
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        self._wake.clear()
         waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
         await asyncio.wait(waits, timeout=self.config.poll_s, return_when=asyncio.FIRST_COMPLETED)
         for task in waits:
