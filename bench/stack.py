@@ -31,18 +31,88 @@ def percentile(samples: list[float], q: float) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]
 
 
-class Stack:
-    """`tidemill up` in a temporary home; uses TIDEMILL_DATABASE_URL when it is set."""
+def admin_dsn() -> str:
+    """The PostgreSQL the comparative benchmarks share (each tool in a database of its own)."""
+    return os.environ.get("TIDEMILL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
-    def __init__(self, workers: int = 2) -> None:
+
+def fresh_database(name: str) -> str:
+    """Drop and create database `name` on the benchmarks' server; its DSN."""
+    import asyncio
+
+    import asyncpg
+
+    async def recreate() -> None:
+        conn = await asyncpg.connect(admin_dsn())
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(recreate())
+    base, _, _ = admin_dsn().rpartition("/")
+    return f"{base}/{name}"
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of one process, in MB (from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Stack:
+    """`tidemill up` in a temporary home; uses `database_url`, else TIDEMILL_DATABASE_URL.
+
+    `workers=0` starts the server alone: `start_workers` then adds worker
+    processes the benchmark controls (to fill the queue first, or read their memory).
+    """
+
+    def __init__(self, workers: int = 2, database_url: str | None = None) -> None:
         self.port = free_port()
         self.home = Path(tempfile.mkdtemp(prefix="tidemill-bench-"))
         self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
         self.conn: http.client.HTTPConnection | None = None
+        self.env = dict(os.environ, TIDEMILL_HOME=str(self.home), TIDEMILL_ADMIN_TOKEN=TOKEN)
+        if database_url:
+            self.env["TIDEMILL_DATABASE_URL"] = database_url
+        self.extra: list[subprocess.Popen[bytes]] = []
+
+    def start_workers(self, count: int) -> list[subprocess.Popen[bytes]]:
+        """Start `count` `tidemill worker` processes against this stack."""
+        env = dict(self.env, TIDEMILL_BASE_URL=f"http://127.0.0.1:{self.port}")
+        procs = []
+        for i in range(count):
+            with open(self.home / f"worker-{len(self.extra) + i}.log", "wb") as log:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "cli", "worker"],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        self.extra += procs
+        return procs
+
+    def stop_workers(self, procs: list[subprocess.Popen[bytes]]) -> None:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            self.extra.remove(proc)
 
     def __enter__(self) -> Stack:
-        env = dict(os.environ, TIDEMILL_HOME=str(self.home), TIDEMILL_ADMIN_TOKEN=TOKEN)
+        env = self.env
         with open(self.home / "up.log", "wb") as log:
             self.proc = subprocess.Popen(
                 [
@@ -74,6 +144,7 @@ class Stack:
     def __exit__(self, *exc: object) -> None:
         if self.conn is not None:
             self.conn.close()
+        self.stop_workers(list(self.extra))
         if self.proc is not None:
             os.killpg(self.proc.pid, signal.SIGINT)
             self.proc.wait(30)
@@ -96,11 +167,11 @@ class Stack:
         except ValueError:
             return response.status, text
 
-    def save(self, path: str, content: str, language: str = "python3") -> None:
+    def save(self, path: str, content: str, language: str = "python3", **settings: Any) -> None:
         status, body = self.call(
             "POST",
             "/api/w/main/scripts/create",
-            {"path": path, "content": content, "language": language},
+            {"path": path, "content": content, "language": language, **settings},
         )
         if status != 201:
             raise RuntimeError(f"save {path}: {status} {body}")
@@ -110,3 +181,9 @@ class Stack:
         if status != 200:
             raise RuntimeError(f"run {path}: {status} {body}")
         return body
+
+    def run_async(self, path: str, args: dict[str, Any]) -> str:
+        status, body = self.call("POST", f"/api/w/main/jobs/run/p/{path}", args)
+        if status != 201:
+            raise RuntimeError(f"run {path}: {status} {body}")
+        return str(body)
