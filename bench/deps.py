@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from uv import find_uv_bin
 
@@ -32,7 +33,28 @@ SIX = "import six\n\ndef main():\n    return six.PY3\n"
 NONE = "def main():\n    return True\n"
 
 
-def main(runs: int) -> None:
+class Figures(NamedTuple):
+    saved: float
+    cold: float
+    uv_cold: float
+    with_dep: list[float]
+    without: list[float]
+    built: int
+
+
+def measure(runs: int) -> Figures:
+    """All three measures; uv's cache is emptied for the cold ones only."""
+    previous = os.environ.get("UV_CACHE_DIR")
+    try:
+        return _measure(runs)
+    finally:
+        if previous is None:
+            os.environ.pop("UV_CACHE_DIR", None)
+        else:
+            os.environ["UV_CACHE_DIR"] = previous
+
+
+def _measure(runs: int) -> Figures:
     os.environ["UV_CACHE_DIR"] = tempfile.mkdtemp(prefix="tidemill-bench-uv-")
     with Stack(workers=2) as stack:
         started = time.perf_counter()
@@ -70,7 +92,11 @@ def main(runs: int) -> None:
         [find_uv_bin(), "run", "--script", str(script)], env=env, capture_output=True, check=True
     )
     uv_cold = time.perf_counter() - started
+    return Figures(saved, cold, uv_cold, with_dep, without, built)
 
+
+def main(runs: int) -> None:
+    saved, cold, uv_cold, with_dep, without, built = measure(runs)
     print(
         f"(1) cold, empty uv cache: tidemill save+lock {saved * 1000:.0f} ms, "
         f"save + first run {cold * 1000:.0f} ms; `uv run --script` {uv_cold * 1000:.0f} ms; "

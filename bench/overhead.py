@@ -21,7 +21,8 @@ from bench.stack import Stack, percentile
 TRIVIAL = "def main():\n    return 1\n"
 
 
-def main(runs: int) -> None:
+def measure(runs: int) -> tuple[list[float], list[float]]:
+    """Seconds per sync run through Tidemill and per bare `python script.py`, interleaved."""
     bare_file = Path(tempfile.mkdtemp()) / "trivial.py"
     bare_file.write_text(TRIVIAL + "\nimport json\nprint(json.dumps(main()))\n")
     with Stack(workers=2) as stack:
@@ -37,6 +38,11 @@ def main(runs: int) -> None:
             started = time.perf_counter()
             subprocess.run([sys.executable, str(bare_file)], capture_output=True, check=True)
             bare.append(time.perf_counter() - started)
+    return ours, bare
+
+
+def main(runs: int) -> None:
+    ours, bare = measure(runs)
     report("sync run through HTTP + queue", ours)
     report("bare `python script.py`", bare)
     ratio = statistics.median(ours) / statistics.median(bare)

@@ -51,10 +51,10 @@ async def pgqueuer_main(dsn: str, command: str, rest: list[str]) -> None:
                 await asyncio.sleep(spacing)
     else:
         lines = Lines(rest[0])
-        manager = QueueManager(AsyncpgDriver(conn))
+        manager = QueueManager(Queries(AsyncpgDriver(conn)))
 
         @manager.entrypoint("bench")
-        async def bench(job):  # noqa: ANN001, ANN202 - pgqueuer's Job
+        async def bench(job):  # a pgqueuer Job
             lines.started(float(job.payload))
 
         mode = QueueExecutionMode.drain if rest[1] == "drain" else QueueExecutionMode.continuous

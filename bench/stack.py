@@ -152,15 +152,27 @@ class Stack:
 
     def call(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
         """One request on a kept-alive connection (a client would reuse its connection)."""
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        self.conn.request(
-            method,
-            path,
-            body=None if body is None else json.dumps(body),
-            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-        )
-        response = self.conn.getresponse()
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+            try:
+                self.conn.request(
+                    method,
+                    path,
+                    body=None if body is None else json.dumps(body),
+                    headers={
+                        "Authorization": f"Bearer {TOKEN}",
+                        "Content-Type": "application/json",
+                    },
+                )
+                response = self.conn.getresponse()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # the server closed the kept-alive connection while it was idle
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
         text = response.read().decode()
         try:
             return response.status, json.loads(text)

@@ -88,7 +88,15 @@ def prefect(rounds: dict[str, int]) -> tuple[dict[str, float], str]:
     env.pop("VIRTUAL_ENV", None)
     log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
-        [str(python.parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            str(python.parent / "prefect"),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -109,7 +117,13 @@ def prefect(rounds: dict[str, int]) -> tuple[dict[str, float], str]:
         out = {}
         for shape, (jobs, n) in SHAPES.items():
             run = subprocess.run(
-                [str(python), str(peers.BENCH / "peer_prefect.py"), str(jobs), str(n), str(rounds[shape])],
+                [
+                    str(python),
+                    str(peers.BENCH / "peer_prefect.py"),
+                    str(jobs),
+                    str(n),
+                    str(rounds[shape]),
+                ],
                 env=env,
                 capture_output=True,
                 text=True,
