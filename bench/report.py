@@ -44,15 +44,17 @@ class Table:
         target: str = "—",
         met: Callable[[float], bool] | None = None,
     ) -> None:
-        shown = "n/a" if ours is None else f"{ours:,.{_digits(ours)}f} {unit}"
+        shown = "n/a" if ours is None else f"{ours:,.{_digits(ours)}f} {unit}".strip()
         if theirs is not None:
-            against = f"{against}: {theirs:,.{_digits(theirs)}f} {unit}"
+            against = f"{against}: {theirs:,.{_digits(theirs)}f} {unit}".strip()
         ratio = "—" if ours is None or not theirs else f"{ours / theirs:.2f}x"
         verdict = "—" if met is None or ours is None else ("yes" if met(ours) else "**no**")
         self.rows.append(f"| {figure} | {shown} | {against} | {ratio} | {target} | {verdict} |")
 
 
 def _digits(value: float) -> int:
+    if isinstance(value, int):
+        return 0
     return 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
 
 
@@ -89,7 +91,13 @@ def render(page: Page) -> str:
             "within 5 ms",
             lambda v: v - p50_without * 1000 <= 5,
         )
-        table.add("Environments built for 20 scripts with one lock", d.built, "", target="0")
+        table.add(
+            "Environments built for 20 scripts with one lock",
+            d.built,
+            "",
+            target="0",
+            met=lambda v: v == 0,
+        )
     if page.windmill is not None:
         _windmill(table, notes, page.windmill)
     if page.queues is not None:
@@ -227,6 +235,12 @@ METHOD = """## How each figure is measured
   the jobs are queued first, then 2 workers drain them; jobs/s from the first start to the
   last end (pgqueuer and procrastinate: to the last start; their handlers are in-process
   coroutines that return at once). pgqueuer and procrastinate run with their defaults.
+- **Where the time goes** (what the figures above cannot show): a job in process-per-job
+  mode pays a fresh interpreter (a spare is started after each job, so on a busy machine
+  it competes with the next job for the CPU); every job, warm or not, costs two statements
+  (lease, which also mints the job's token, and complete, which moves the row and wakes
+  waiters), a working directory, and the supervision tasks. pgqueuer and procrastinate run
+  a coroutine in the worker's own process: no process, no token, no directory.
 - **Memory** (`bench/queues.py`): VmRSS of each worker process (`tidemill worker`; its
   spare interpreter and warm processes are separate processes, not counted) once idle and
   after the drain, and of the server process (`tidemill up --workers 0`).
