@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -227,10 +228,16 @@ async def list_jobs(
     schedule_path: str | None = None,
     success: bool | None = None,
     running: bool | None = None,
+    script_path_start: str | None = None,
+    created_by: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    statuses: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
     page: int = 1,
     per_page: int = 30,
 ) -> list[models.Job]:
-    """Jobs newest first, filtered as Windmill's `jobs/list` filters them."""
+    """Jobs newest first, filtered as Windmill's `jobs/list` filters them (None: no filter)."""
     rows = await pool.fetch(
         db.query("list_jobs"),
         workspace,
@@ -240,12 +247,54 @@ async def list_jobs(
         running,
         per_page,
         (page - 1) * per_page,
+        script_path_start,
+        created_by,
+        created_after,
+        created_before,
+        None if statuses is None else list(statuses),
+        None if kinds is None else list(kinds),
     )
     return [_job(r) for r in rows]
 
 
 async def logs(pool: db.Pool, job_id: models.JobId) -> str:
     return str(await pool.fetchval(db.query("get_logs"), job_id))
+
+
+class LogTail(msgspec.Struct, frozen=True, kw_only=True):
+    """Log text a reader has not seen yet, and where it now is."""
+
+    text: str
+    offset: int  # characters of the whole log read so far
+    chunk: int  # the id of the last chunk read (0: none); the next read starts after it
+
+
+async def logs_from(pool: db.Pool, job_id: models.JobId, offset: int) -> LogTail:
+    """The log after character `offset` (clamped to the log's length), with its last chunk id.
+
+    A reader starts here once, then follows with `logs_after`, which reads only new rows.
+    """
+    rows = await pool.fetch(db.query("log_chunks_from_offset"), job_id, offset)
+    if not rows:
+        return LogTail(text="", offset=0, chunk=0)
+    parts = []
+    for row in rows:
+        end, content = int(row["end_offset"]), str(row["content"])
+        if end > offset:
+            parts.append(content[max(0, len(content) - (end - offset)) :])
+    # past the end (a stale Last-Event-ID), the reader is put back at the end
+    return LogTail(
+        text="".join(parts), offset=int(rows[-1]["end_offset"]), chunk=int(rows[-1]["id"])
+    )
+
+
+async def logs_after(pool: db.Pool, job_id: models.JobId, tail: LogTail) -> LogTail:
+    """The chunks written after `tail`: only the new rows are read, never the whole log again."""
+    rows = await pool.fetch(db.query("log_chunks_after"), job_id, tail.chunk)
+    if not rows:
+        return LogTail(text="", offset=tail.offset, chunk=tail.chunk)
+    text = "".join(str(row["content"]) for row in rows)
+    return LogTail(text=text, offset=tail.offset + len(text), chunk=int(rows[-1]["id"]))
 
 
 async def register_worker(

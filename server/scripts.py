@@ -71,6 +71,34 @@ def version_hash(language: models.Language, content: str) -> models.ScriptHash:
     return models.ScriptHash(digest.hexdigest())
 
 
+def _input_schema(signature: introspection.Signature) -> dict[str, Any]:
+    # Windmill's `order` keeps the declared order for clients that read only JSON objects
+    return {**signature.schema, "order": list(signature.arg_order)}
+
+
+class Preview(msgspec.Struct, frozen=True, kw_only=True):
+    """What a source would be saved with: the editor's live form comes from `schema`."""
+
+    schema: dict[str, Any]
+    result_schema: dict[str, Any] | None
+    warnings: list[str]
+    summary: str | None
+
+
+def preview(language: str, content: str) -> Preview:
+    """The schema a save of this source would store, computed the same way; nothing stored.
+
+    Raises `InvalidScript` (with the line and column) for a source that does not parse.
+    """
+    signature = introspection.infer_signature(normalize_language(language), content)
+    return Preview(
+        schema=_input_schema(signature),
+        result_schema=signature.result_schema,
+        warnings=list(signature.warnings),
+        summary=signature.summary,
+    )
+
+
 async def save(
     pool: db.Pool, *, workspace: str, new: NewScript, created_by: str
 ) -> models.ScriptHash:
@@ -78,8 +106,7 @@ async def save(
     path = check_path(new.path)
     language = normalize_language(new.language)
     signature = introspection.infer_signature(language, new.content)
-    # Windmill's `order` keeps the declared order for clients that read only JSON objects
-    schema = {**signature.schema, "order": list(signature.arg_order)}
+    schema = _input_schema(signature)
     settings = {
         field: msgspec.to_builtins(getattr(new, field))
         for field in SETTING_FIELDS

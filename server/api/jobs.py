@@ -7,8 +7,8 @@ The shapes are what the real `wmill` client reads: `type` is `QueuedJob` or
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, get_args
 from uuid import UUID
 
 import msgspec
@@ -236,16 +236,48 @@ async def list_jobs(
     schedule_path: FromQuery[str | None] = None,
     success: FromQuery[bool | None] = None,
     running: FromQuery[bool | None] = None,
+    script_path_start: FromQuery[str | None] = None,
+    created_by: FromQuery[str | None] = None,
+    created_after: FromQuery[datetime | None] = None,
+    created_before: FromQuery[datetime | None] = None,
+    job_kinds: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
     page: Annotated[int, QueryParameter(ge=1)] = 1,
     per_page: Annotated[int, QueryParameter(ge=1, le=1000)] = 30,
 ) -> list[dict[str, Any]]:
-    """Jobs newest first, filtered by path, schedule and state, a page at a time."""
+    """Jobs newest first, filtered as Windmill filters them, a page at a time.
+
+    Args:
+        request: The request.
+        workspace: The workspace.
+        script_path_exact: Only this script's jobs.
+        schedule_path: Only the jobs this schedule started.
+        success: Only ended jobs that succeeded (true) or did not (false: failed or canceled).
+        running: Only running jobs (true) or jobs not running (false).
+        script_path_start: Only scripts whose path starts with this (a folder: `f/ops/`).
+        created_by: Only jobs this user (or `schedule:<path>`, ...) created.
+        created_after: Only jobs created after this ISO 8601 time (UTC when no offset).
+        created_before: Only jobs created before this ISO 8601 time (UTC when no offset).
+        job_kinds: Comma-separated job kinds (`script`, `flow`, ...).
+        status: Comma-separated statuses, any of queued, running, success, failure,
+            canceled (a Tidemill extension: Windmill's `success` cannot tell a failure
+            from a cancel, nor `running=false` a queued job from an ended one).
+        page: The page, from 1.
+        per_page: Jobs per page.
+    """
     who = common.principal(request)
     auth.require_workspace(who, workspace)
     if who.scopes is not None:
         if script_path_exact is None:
             raise errors.Forbidden("a scoped token must filter jobs by script_path_exact")
         auth.require_scope(who, f"run:{script_path_exact}")
+    statuses = _csv(status)
+    unknown = sorted(set(statuses or ()) - set(JOB_STATUSES))
+    if unknown:
+        raise errors.Invalid(
+            f"unknown status {', '.join(unknown)}; use any of {', '.join(JOB_STATUSES)}",
+            [{"path": "status", "message": f"one of {', '.join(JOB_STATUSES)}"}],
+        )
     jobs = await queue.list_jobs(
         common.pool(request),
         workspace=workspace,
@@ -253,10 +285,32 @@ async def list_jobs(
         schedule_path=schedule_path,
         success=success,
         running=running,
+        script_path_start=script_path_start,
+        created_by=created_by,
+        created_after=_utc(created_after),
+        created_before=_utc(created_before),
+        statuses=statuses,
+        kinds=_csv(job_kinds),
         page=page,
         per_page=per_page,
     )
     return [render(job) for job in jobs]
+
+
+JOB_STATUSES: tuple[str, ...] = get_args(models.JobStatus)
+
+
+def _csv(value: str | None) -> list[str] | None:
+    """`a,b` as a list; None (no filter) when absent or empty."""
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
+    return items or None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A time without an offset is UTC (as Windmill reads it)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 @get("/api/w/{workspace:str}/jobs_u/get_logs/{job_id:str}", media_type="text/plain")

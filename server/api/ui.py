@@ -20,7 +20,6 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import msgspec
 from litestar import post
@@ -29,7 +28,7 @@ from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Scope, Send
 
-from server import auth, introspection, scripts
+from server import auth, scripts
 from server.api import common
 
 log = logging.getLogger(__name__)
@@ -180,7 +179,7 @@ class PreviewBody(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @post("/api/w/{workspace:str}/scripts/preview_schema", status_code=200)
-async def preview_schema(request: common.AnyRequest, workspace: FromPath[str]) -> dict[str, Any]:
+async def preview_schema(request: common.AnyRequest, workspace: FromPath[str]) -> scripts.Preview:
     """The input schema a script would get if saved now: the editor's live form preview.
 
     Nothing is stored. A source that does not parse answers 422 `invalid_script` with
@@ -194,15 +193,7 @@ async def preview_schema(request: common.AnyRequest, workspace: FromPath[str]) -
     auth.require_workspace(who, workspace)
     auth.require_role(who, "admin", "developer")
     body = common.decode(await request.body(), PreviewBody)
-    signature = introspection.infer_signature(
-        scripts.normalize_language(body.language), body.content
-    )
-    return {
-        "schema": {**signature.schema, "order": list(signature.arg_order)},
-        "result_schema": signature.result_schema,
-        "warnings": list(signature.warnings),
-        "summary": signature.summary,
-    }
+    return scripts.preview(body.language, body.content)
 
 
 API_ROUTES = [preview_schema]

@@ -187,7 +187,9 @@ FROM completed WHERE workspace = $1 AND id = $2
 
 -- name: list_jobs
 -- Jobs newest first, with Windmill's filters (NULL: no filter).
--- $1 workspace, $2 script_path, $3 schedule_path, $4 success, $5 running, $6 limit, $7 offset.
+-- $1 workspace, $2 script_path, $3 schedule_path, $4 success, $5 running, $6 limit, $7 offset,
+-- $8 script path prefix, $9 created_by, $10 created after, $11 created before,
+-- $12 statuses (any of), $13 job kinds (any of).
 SELECT * FROM (
     SELECT id, workspace, kind, script_path, script_hash, language, args, status, tag, priority,
            scheduled_for, timeout_s, attempts, max_attempts, created_by, parent_job,
@@ -206,12 +208,35 @@ SELECT * FROM (
 WHERE ($2::text IS NULL OR script_path = $2)
   AND ($3::text IS NULL OR schedule_path = $3)
   AND ($5::boolean IS NULL OR (status = 'running') = $5::boolean)
+  AND ($8::text IS NULL OR starts_with(script_path, $8))
+  AND ($9::text IS NULL OR created_by = $9)
+  AND ($10::timestamptz IS NULL OR created_at > $10)
+  AND ($11::timestamptz IS NULL OR created_at < $11)
+  AND ($12::text[] IS NULL OR status = ANY($12))
+  AND ($13::text[] IS NULL OR kind = ANY($13))
 ORDER BY created_at DESC, id
 LIMIT $6 OFFSET $7
 
 -- name: get_logs
 -- A job's output so far, in order. $1 job id.
 SELECT coalesce(string_agg(content, '' ORDER BY id), '') FROM job_logs WHERE job_id = $1
+
+-- name: log_chunks_after
+-- A job's log chunks written after chunk $2, in order: what a live stream has not sent yet.
+-- $1 job id, $2 the last chunk id already read (0: none).
+SELECT id, content FROM job_logs WHERE job_id = $1 AND id > $2 ORDER BY id
+
+-- name: log_chunks_from_offset
+-- A job's log chunks that end after text offset $2 (characters), each with the offset it
+-- ends at, plus always the last chunk (so a reader past the end still learns where it is).
+-- $1 job id, $2 offset.
+SELECT id, content, end_offset FROM (
+    SELECT id, content, sum(length(content)) OVER (ORDER BY id) AS end_offset,
+           max(id) OVER () AS last_id
+    FROM job_logs WHERE job_id = $1
+) c
+WHERE end_offset > $2 OR id = last_id
+ORDER BY id
 
 -- name: register_worker
 -- Announce a worker (a restarted one takes its row back). $1 name, $2 hostname, $3 pid, $4 tags.
