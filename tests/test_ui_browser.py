@@ -196,8 +196,11 @@ async def test_write_a_script_fill_its_form_run_it_and_watch_it(page: Page, tmp_
     # the first line arrives while the job still runs: the logs stream live
     await expect(logs).to_contain_text("hello ada 0")
     await expect(run.get_by_role("status")).to_have_text("running")
+    box_while_running = await logs.bounding_box()
     await expect(run.get_by_role("status")).to_have_text("success")
     await expect(logs).to_contain_text("hello ada 2")
+    # no layout jump: the log box kept its place and size while lines arrived
+    assert await logs.bounding_box() == box_while_running
 
     # a list of objects comes back as a table
     table = run.get_by_role("table")
@@ -258,8 +261,39 @@ async def test_bad_values_are_named_and_a_long_run_can_be_canceled(
     details = page.get_by_role("region", name="Details")
     await expect(details).to_contain_text("canceled")
     await expect(details).to_contain_text("1 of 3")
+    await expect(page.get_by_role("region", name="Arguments")).to_contain_text('"seconds": 60')
+
+    # Re-run queues the same version with the same arguments; its page can cancel it
+    first_run = page.url
+    await page.get_by_role("button", name="Re-run").click()
+    await expect(page).not_to_have_url(first_run)
+    rerun = page.get_by_role("region", name="Run", exact=True)
+    await expect(rerun.get_by_label("Logs")).to_contain_text("sleeping")
+    await rerun.get_by_role("button", name="Cancel").click()
+    await expect(rerun.get_by_role("status")).to_have_text("canceled")
+
+    # the runs page filters on the server: by status, script or folder, and time
     await page.get_by_role("link", name="Runs").click()
-    await expect(page.get_by_role("row").filter(has_text="f/demo/slow")).to_have_count(1)
+    rows = page.get_by_role("row").filter(has_text="f/demo/slow")
+    await expect(rows).to_have_count(2)
+    await page.get_by_label("Status").select_option("success")
+    await expect(page.get_by_text("No runs match.")).to_be_visible()
+    await expect(page).to_have_url(re.compile(r"/runs\?status=success$"))
+    await page.get_by_label("Status").select_option("canceled")
+    await expect(rows).to_have_count(2)
+    await page.get_by_label("Script").fill("f/other/")
+    await page.get_by_label("Script").press("Enter")
+    await expect(page.get_by_text("No runs match.")).to_be_visible()
+    await page.get_by_label("Script").fill("f/demo/")
+    await page.get_by_label("Script").press("Enter")
+    await expect(rows).to_have_count(2)
+    await page.get_by_label("Created").select_option(label="Between…")
+    await page.get_by_label("Until").fill("2020-01-01T00:00:00")
+    await page.get_by_label("Until").press("Enter")
+    await expect(page.get_by_text("No runs match.")).to_be_visible()
+    await page.get_by_label("Created").select_option(label="Last hour")
+    await expect(rows).to_have_count(2)
+    await expect(page.get_by_role("button", name="Older")).to_be_disabled()
 
 
 async def test_variables_are_created_and_secrets_never_shown(page: Page) -> None:
@@ -275,3 +309,67 @@ async def test_variables_are_created_and_secrets_never_shown(page: Page) -> None
         "secret"
     )
     await expect(page.get_by_text("s3cr3t-value")).to_have_count(0)
+
+
+async def test_versions_are_listed_with_a_diff_to_the_previous_one(
+    page: Page, base_url: str
+) -> None:
+    await save_script(base_url, "f/demo/slow", SLOW)
+    await sign_in(page)
+    await page.goto("/edit/f/demo/slow")
+    await expect(page.get_by_role("heading", name="Edit f/demo/slow")).to_be_visible()
+    editor = page.get_by_role("textbox", name="Script source")
+    await editor.click()
+    await page.keyboard.press("Control+a")
+    await page.keyboard.insert_text(SLOW.replace("print('sleeping', flush=True)", "print('v2')"))
+    await expect(
+        page.get_by_role("region", name="Form preview").get_by_label("seconds")
+    ).to_be_visible()
+    await page.keyboard.press("Control+s")  # Save, from the keyboard
+    await expect(page).to_have_url(re.compile(r"/scripts/f/demo/slow$"))
+
+    await page.get_by_role("link", name="Edit").click()
+    versions = page.get_by_role("region", name="Versions")
+    await expect(versions.get_by_role("listitem")).to_have_count(2)
+    await expect(versions.get_by_role("listitem").first).to_contain_text("(current)")
+    await versions.get_by_role(
+        "button", name=re.compile("^Diff .* to the previous version$")
+    ).click()
+    diff = versions.get_by_role("region", name=re.compile("^Changes in "))
+    await expect(diff.locator(".cm-changedLine")).to_have_count(1)
+    await expect(diff.locator(".cm-changedLine")).to_contain_text("print('v2')")
+    await expect(diff.locator(".cm-deletedChunk")).to_contain_text("print('sleeping', flush=True)")
+
+
+async def test_tokens_are_created_once_listed_and_revoked(page: Page, base_url: str) -> None:
+    await sign_in(page)
+    await page.get_by_role("link", name="Tokens").click()
+    form = page.get_by_role("form", name="New token")
+    await form.get_by_label("Label").fill("ci hook")
+    await form.get_by_label("Scopes").fill("run:f/demo/slow")
+    await form.get_by_label("Expires").select_option(label="30 days")
+    await form.get_by_role("button", name="Create token").click()
+    shown = form.get_by_label("New token")
+    await expect(shown).to_have_text(re.compile(r"^tm_"))
+    issued = (await shown.text_content() or "").strip()
+
+    listed = page.get_by_role("region", name="Your tokens")
+    row = listed.get_by_role("row").filter(has_text="ci hook")
+    await expect(row).to_contain_text("run:f/demo/slow")
+    await expect(row).to_contain_text(issued[:6])
+    await expect(listed).not_to_contain_text(issued)  # the list never holds the token
+
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        auth = {"Authorization": f"Bearer {issued}"}
+        allowed = await client.get(
+            "/api/w/main/jobs/list?script_path_exact=f/demo/slow", headers=auth
+        )
+        assert allowed.status_code == 200
+        page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await row.get_by_role("button", name=re.compile("^Revoke ci hook")).click()
+        await expect(row).to_have_count(0)
+        revoked = await client.get(
+            "/api/w/main/jobs/list?script_path_exact=f/demo/slow", headers=auth
+        )
+        assert revoked.status_code == 401
+    await expect(listed.get_by_role("row").filter(has_text="(this session)")).to_have_count(1)
