@@ -373,3 +373,95 @@ async def test_tokens_are_created_once_listed_and_revoked(page: Page, base_url: 
         )
         assert revoked.status_code == 401
     await expect(listed.get_by_role("row").filter(has_text="(this session)")).to_have_count(1)
+
+
+FAIL = (
+    "def main(x: int = 1):\n    helper(x)\n\ndef helper(x):\n    raise ValueError(f'bad x {x}')\n"
+)
+
+
+async def test_schedules_webhooks_failures_and_workers(page: Page, base_url: str) -> None:
+    await save_script(base_url, "f/demo/slow", SLOW)
+    await save_script(base_url, "f/demo/fail", FAIL)
+    await sign_in(page)
+
+    # a schedule made on the Schedules page shows on its script's page
+    await page.get_by_role("link", name="Schedules").click()
+    form = page.get_by_role("form", name="New schedule")
+    await form.get_by_label("Path").fill("f/demo/nightly")
+    await form.get_by_label("Cron").fill("0 0 3 * * *")
+    await form.get_by_label("Timezone").fill("UTC")
+    await form.get_by_label("Script").select_option("f/demo/slow")
+    await form.get_by_label("Arguments (JSON)").fill('{"seconds": 1}')
+    await form.get_by_role("button", name="Create schedule").click()
+    row = (
+        page.get_by_role("region", name="Schedules")
+        .get_by_role("row")
+        .filter(has_text="f/demo/nightly")
+    )
+    await expect(row).to_contain_text("0 0 3 * * *")
+    await expect(row).to_contain_text(re.compile(r"\d{1,2}:00:00"))  # the next fire time
+    await row.get_by_label("Enabled: f/demo/nightly").uncheck()
+    await expect(page.get_by_text("f/demo/nightly disabled.")).to_be_visible()
+
+    await row.get_by_role("link", name="f/demo/slow").click()
+    schedules = page.get_by_role("region", name="Schedules")
+    await expect(schedules).to_contain_text("0 0 3 * * *")
+    await expect(schedules).to_contain_text("(disabled)")
+
+    # the webhook: both URLs and a curl line carrying the form's values
+    webhook = page.get_by_role("region", name="Webhook")
+    await expect(webhook).to_contain_text(f"{base_url}/api/w/main/jobs/run/p/f/demo/slow")
+    await page.get_by_role("form", name="Arguments").get_by_label("seconds").fill("5")
+    await webhook.get_by_role("button", name="Use the form's values").click()
+    curl = webhook.locator("pre")
+    await expect(curl).to_contain_text(
+        f"curl -X POST {base_url}/api/w/main/jobs/run_wait_result/p/f/demo/slow"
+    )
+    await expect(curl).to_contain_text('-d \'{"seconds":5,"note":"nap"}\'')
+
+    # a failure: the error box with the script's message and stack
+    await page.goto("/scripts/f/demo/fail")
+    await page.get_by_role("form", name="Arguments").get_by_role("button", name="Run").click()
+    run = page.get_by_role("region", name="Run", exact=True)
+    await expect(run.get_by_role("status")).to_have_text("failure")
+    error = run.get_by_role("alert")
+    await expect(error).to_contain_text("ValueError")
+    await expect(error).to_contain_text("bad x 1")
+    await expect(error).to_contain_text("in helper")  # the stack, down to the raising frame
+
+    # the worker that ran it, live
+    await page.get_by_role("link", name="Workers").click()
+    workers = page.get_by_role("row").filter(has_text="pid")
+    await expect(workers).to_have_count(1)
+    await expect(workers).to_contain_text("default")
+
+
+async def test_every_page_fits_a_phone(page: Page, base_url: str) -> None:
+    await save_script(base_url, "f/demo/greet", GREET)
+    await save_script(base_url, "f/demo/fail", FAIL)
+    await page.set_viewport_size({"width": 360, "height": 740})
+    await sign_in(page)
+    for path in (
+        "/",
+        "/scripts/f/demo/greet",
+        "/edit/f/demo/greet",
+        "/runs",
+        "/schedules",
+        "/variables",
+        "/tokens",
+        "/workers",
+    ):
+        await page.goto(path)
+        await expect(page.locator("main h1")).to_be_visible()
+        await expect(page.locator("main")).not_to_have_attribute("aria-busy", "true")
+        width = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], (path, width)  # nothing to scroll sideways
+    # the whole navigation wraps onto the screen rather than hiding behind a scroll
+    for name in ("Scripts", "Runs", "Schedules", "Variables", "Tokens", "Workers"):
+        box = (
+            await page.get_by_role("navigation", name="Main")
+            .get_by_role("link", name=name)
+            .bounding_box()
+        )
+        assert box is not None and box["x"] + box["width"] <= 360, name
