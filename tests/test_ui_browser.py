@@ -409,12 +409,12 @@ async def test_schedules_webhooks_failures_and_workers(page: Page, base_url: str
     await expect(schedules).to_contain_text("0 0 3 * * *")
     await expect(schedules).to_contain_text("(disabled)")
 
-    # the webhook: both URLs and a curl line carrying the form's values
+    # the webhook: both URLs and a curl line that follows the form's values
     webhook = page.get_by_role("region", name="Webhook")
     await expect(webhook).to_contain_text(f"{base_url}/api/w/main/jobs/run/p/f/demo/slow")
-    await page.get_by_role("form", name="Arguments").get_by_label("seconds").fill("5")
-    await webhook.get_by_role("button", name="Use the form's values").click()
     curl = webhook.locator("pre")
+    await expect(curl).to_contain_text('-d \'{"note":"nap"}\'')  # the defaults
+    await page.get_by_role("form", name="Arguments").get_by_label("seconds").fill("5")
     await expect(curl).to_contain_text(
         f"curl -X POST {base_url}/api/w/main/jobs/run_wait_result/p/f/demo/slow"
     )
