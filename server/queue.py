@@ -261,6 +261,21 @@ async def logs(pool: db.Pool, job_id: models.JobId) -> str:
     return str(await pool.fetchval(db.query("get_logs"), job_id))
 
 
+class LastRun(msgspec.Struct, frozen=True, kw_only=True):
+    """A script's newest job, for the scripts list's "last run" column."""
+
+    script_path: str
+    id: models.JobId
+    status: models.JobStatus
+    created_at: datetime
+
+
+async def last_runs(pool: db.Pool, *, workspace: str) -> list[LastRun]:
+    """Each script's newest job (scripts never run are left out), by path."""
+    rows = await pool.fetch(db.query("last_run_per_script"), workspace)
+    return [msgspec.convert(dict(row.items()), LastRun) for row in rows]
+
+
 class LogTail(msgspec.Struct, frozen=True, kw_only=True):
     """Log text a reader has not seen yet, and where it now is."""
 

@@ -273,3 +273,48 @@ async def test_jobs_are_listed_by_status_path_and_time(
     assert bad.status_code == 422 and bad.json()["error"]["details"][0]["path"] == "status"
     await client.post(f"/api/w/main/jobs_u/queue/cancel/{queued}", json={})
     assert await paths(status="canceled") == ["f/ui/one"]
+
+
+async def test_each_script_has_its_newest_run(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    hello = "def main():\n    return 1\n"
+    for path in ("f/ui/a", "f/ui/b", "f/ui/never", "u/admin/mine"):
+        await client.post(
+            "/api/w/main/scripts/create",
+            json={"path": path, "content": hello, "language": "python3"},
+        )
+    await client.post("/api/w/main/jobs/run_wait_result/p/f/ui/a", json={})
+    for _ in range(3):
+        await client.post("/api/w/main/jobs/run_wait_result/p/f/ui/b", json={})
+    waiting = (
+        await client.post(
+            "/api/w/main/jobs/run/p/f/ui/b",
+            params={"scheduled_in_secs": 3600},
+            json={},
+        )
+    ).text
+    await client.post("/api/w/main/jobs/run_wait_result/p/u/admin/mine", json={})
+
+    runs = (await client.get("/api/w/main/jobs/last_runs")).json()
+    assert [r["script_path"] for r in runs] == ["f/ui/a", "f/ui/b", "u/admin/mine"]
+    assert runs[0]["status"] == "success"
+    assert runs[1]["id"] == waiting and runs[1]["status"] == "queued"
+
+    # a scoped token sees only the scripts it may run; another user not admin's own
+    scoped = (await client.post("/api/users/tokens/create", json={"scopes": ["run:f/ui/a"]})).text
+    seen = await client.get(
+        "/api/w/main/jobs/last_runs", headers={"Authorization": f"Bearer {scoped}"}
+    )
+    assert [r["script_path"] for r in seen.json()] == ["f/ui/a"]
+    await client.post(
+        "/api/users/create",
+        json={"username": "ops", "password": "ops-password-1", "role": "operator"},
+    )
+    ops = (
+        await client.post("/api/auth/login", json={"username": "ops", "password": "ops-password-1"})
+    ).text
+    seen = await client.get(
+        "/api/w/main/jobs/last_runs", headers={"Authorization": f"Bearer {ops}"}
+    )
+    assert [r["script_path"] for r in seen.json()] == ["f/ui/a", "f/ui/b"]

@@ -22,13 +22,13 @@ import subprocess
 from pathlib import Path
 
 import msgspec
-from litestar import post
+from litestar import get, post
 from litestar.handlers import ASGIRouteHandler, asgi
 from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Scope, Send
 
-from server import auth, scripts
+from server import auth, errors, models, queue, scripts
 from server.api import common
 
 log = logging.getLogger(__name__)
@@ -196,4 +196,30 @@ async def preview_schema(request: common.AnyRequest, workspace: FromPath[str]) -
     return scripts.preview(body.language, body.content)
 
 
-API_ROUTES = [preview_schema]
+@get("/api/w/{workspace:str}/jobs/last_runs")
+async def last_runs(request: common.AnyRequest, workspace: FromPath[str]) -> list[queue.LastRun]:
+    """Each script's newest job (`script_path`, `id`, `status`, `created_at`), by path.
+
+    The scripts list's "last run" column, in one request however old a script's last run
+    is. Only the scripts the caller may read (and, for a scoped token, run) are listed.
+
+    Args:
+        request: The request.
+        workspace: The workspace.
+    """
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    runs = await queue.last_runs(common.pool(request), workspace=workspace)
+    return [run for run in runs if auth.may_read(who, run.script_path) and _may_run(who, run)]
+
+
+def _may_run(who: models.Principal, run: queue.LastRun) -> bool:
+    """A scoped token sees the runs of the scripts its scopes let it run (as `jobs/list`)."""
+    try:
+        auth.require_scope(who, f"run:{run.script_path}")
+    except errors.Forbidden:
+        return False
+    return True
+
+
+API_ROUTES = [preview_schema, last_runs]

@@ -309,3 +309,21 @@ SELECT (SELECT count(*) FROM queue
      + (SELECT count(*) FROM completed
         WHERE $3::integer IS NOT NULL AND workspace = $1 AND script_path = $2
           AND started_at > now() - make_interval(secs => $3))
+
+-- name: last_run_per_script
+-- Each script path's newest job (waiting, running or ended), by one index probe per path.
+-- $1 workspace.
+SELECT s.path AS script_path, j.id, j.status, j.created_at
+FROM scripts s
+CROSS JOIN LATERAL (
+    SELECT id, status, created_at FROM (
+        (SELECT id, status, created_at FROM queue
+         WHERE workspace = $1 AND script_path = s.path ORDER BY created_at DESC LIMIT 1)
+        UNION ALL
+        (SELECT id, status, created_at FROM completed
+         WHERE workspace = $1 AND script_path = s.path ORDER BY created_at DESC LIMIT 1)
+    ) newest
+    ORDER BY created_at DESC LIMIT 1
+) j
+WHERE s.workspace = $1
+ORDER BY s.path
