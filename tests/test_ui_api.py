@@ -219,6 +219,16 @@ async def test_a_stream_resumes_inside_a_chunk(
         (only,) = events(response.text)
         assert only["new_logs"] == full[offset:], offset
         assert only["log_offset"] == len(full)
+        # the polling route reads the same way
+        update = await client.get(
+            f"/api/w/main/jobs_u/getupdate/{job['id']}", params={"log_offset": offset}
+        )
+        assert update.json() == {
+            "running": False,
+            "completed": True,
+            "new_logs": full[offset:],
+            "log_offset": len(full),
+        }
 
 
 async def test_jobs_are_listed_by_status_path_and_time(

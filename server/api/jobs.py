@@ -331,12 +331,13 @@ async def get_update(
 ) -> dict[str, Any]:
     """What changed since `log_offset`: new log text, and whether the job runs or ended."""
     job = await _readable_job(request, workspace, job_id)
-    text = await queue.logs(common.pool(request), job.id)
+    # only the chunks past the offset are read, not the whole log each poll
+    tail = await queue.logs_from(common.pool(request), job.id, max(log_offset, 0))
     return {
         "running": job.status == "running",
         "completed": job.completed,
-        "new_logs": text[log_offset:],
-        "log_offset": len(text),
+        "new_logs": tail.text,
+        "log_offset": tail.offset,
     }
 
 
