@@ -443,6 +443,15 @@ async def test_schedules_webhooks_failures_and_workers(page: Page, base_url: str
     await expect(error).to_contain_text("bad x 1")
     await expect(error).to_contain_text("in helper")  # the stack, down to the raising frame
 
+    # the scripts list: each script's last run, search
+    await page.get_by_role("link", name="Scripts").click()
+    scripts = page.get_by_role("row")
+    await expect(scripts.filter(has_text="f/demo/fail")).to_contain_text("failure")
+    await expect(scripts.filter(has_text="f/demo/slow")).to_contain_text("never")
+    await page.get_by_label("Search").fill("fail")
+    await expect(page.get_by_text("1 of 2 scripts")).to_be_visible()
+    await expect(scripts.filter(has_text="f/demo/slow")).to_have_count(0)
+
     # the worker that ran it, live
     await page.get_by_role("link", name="Workers").click()
     workers = page.get_by_role("row").filter(has_text="pid")
@@ -478,12 +487,3 @@ async def test_every_page_fits_a_phone(page: Page, base_url: str) -> None:
             .bounding_box()
         )
         assert box is not None and box["x"] + box["width"] <= 360, name
-
-    # the scripts list: each script's last run, search
-    await page.get_by_role("link", name="Scripts").click()
-    scripts = page.get_by_role("row")
-    await expect(scripts.filter(has_text="f/demo/fail")).to_contain_text("failure")
-    await expect(scripts.filter(has_text="f/demo/slow")).to_contain_text("never")
-    await page.get_by_label("Search").fill("fail")
-    await expect(page.get_by_text("1 of 2 scripts")).to_be_visible()
-    await expect(scripts.filter(has_text="f/demo/slow")).to_have_count(0)
