@@ -487,3 +487,31 @@ async def test_every_page_fits_a_phone(page: Page, base_url: str) -> None:
             .bounding_box()
         )
         assert box is not None and box["x"] + box["width"] <= 360, name
+
+
+async def test_runs_are_paged(page: Page, base_url: str) -> None:
+    await save_script(base_url, "f/demo/slow", SLOW)
+    async with httpx.AsyncClient(
+        base_url=base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    ) as client:
+        for i in range(51):  # queued an hour ahead: nothing runs, the list just grows
+            response = await client.post(
+                "/api/w/main/jobs/run/p/f/demo/slow",
+                params={"scheduled_in_secs": 3600},
+                json={"seconds": i},
+            )
+            assert response.status_code == 201
+    await sign_in(page)
+    await page.get_by_role("link", name="Runs").click()
+    rows = page.get_by_role("row").filter(has_text="f/demo/slow")
+    await expect(rows).to_have_count(50)
+    await expect(page.get_by_role("button", name="Newer")).to_be_disabled()
+    await page.get_by_role("button", name="Older").click()
+    await expect(rows).to_have_count(1)
+    await expect(page).to_have_url(re.compile(r"/runs\?page=2$"))
+    await expect(page.get_by_role("button", name="Older")).to_be_disabled()
+    await page.get_by_role("button", name="Newer").click()
+    await expect(rows).to_have_count(50)
+    await page.get_by_label("Status").select_option("queued")
+    await expect(rows).to_have_count(50)
+    await expect(page.get_by_role("button", name="Older")).to_be_enabled()
