@@ -41,7 +41,7 @@ function endpoints(script: Script, args: () => Record<string, unknown> | null): 
   const base = `${location.origin}${ws("jobs")}`;
   const sync = `${base}/run_wait_result/p/${encodePath(script.path)}`;
   const async_ = `${base}/run/p/${encodePath(script.path)}`;
-  const curl = h("pre", { class: "code", tabindex: 0 });
+  const curl = h("pre", { class: "code curl", tabindex: 0, "aria-label": "curl command" });
   let last: Record<string, unknown> = {};
   const renderCurl = () => {
     last = args() ?? last; // while a field holds a bad value, keep the last good line
