@@ -382,7 +382,10 @@ FAIL = (
 )
 
 
-async def test_schedules_webhooks_failures_and_workers(page: Page, base_url: str) -> None:
+NESTED = "def main():\n    return {'ok': True, 'point': {'x': 1, 'y': 2}, 'tags': ['a', 'b']}\n"
+
+
+async def test_schedules_webhooks_results_and_workers(page: Page, base_url: str) -> None:
     await save_script(base_url, "f/demo/slow", SLOW)
     await save_script(base_url, "f/demo/fail", FAIL)
     await sign_in(page)
@@ -443,13 +446,26 @@ async def test_schedules_webhooks_failures_and_workers(page: Page, base_url: str
     await expect(error).to_contain_text("bad x 1")
     await expect(error).to_contain_text("in helper")  # the stack, down to the raising frame
 
+    # a result that is not a list of objects: a foldable JSON tree, raw JSON a click away
+    await save_script(base_url, "f/demo/nested", NESTED)
+    await page.goto("/scripts/f/demo/nested")
+    await page.get_by_role("button", name="Run").click()
+    run = page.get_by_role("region", name="Run", exact=True)
+    await expect(run.get_by_role("status")).to_have_text("success")
+    tree = run.locator(".json-tree")
+    await expect(tree).to_contain_text('"point": { 2 keys }')
+    await expect(tree).to_contain_text('"tags": [ 2 items ]')
+    await run.get_by_role("button", name="Raw JSON").click()
+    await expect(run.locator("pre.json-raw")).to_contain_text('"ok": true')
+    await expect(tree).to_be_hidden()
+
     # the scripts list: each script's last run, search
     await page.get_by_role("link", name="Scripts").click()
     scripts = page.get_by_role("row")
     await expect(scripts.filter(has_text="f/demo/fail")).to_contain_text("failure")
     await expect(scripts.filter(has_text="f/demo/slow")).to_contain_text("never")
     await page.get_by_label("Search").fill("fail")
-    await expect(page.get_by_text("1 of 2 scripts")).to_be_visible()
+    await expect(page.get_by_text("1 of 3 scripts")).to_be_visible()
     await expect(scripts.filter(has_text="f/demo/slow")).to_have_count(0)
 
     # the worker that ran it, live
