@@ -149,9 +149,9 @@ LONG = (
     "    for i in range(2000):\n"
     "        print(f'{i:05d} ' + 'x' * 94, flush=True)\n"
     "        if i % 500 == 499:\n"
-    "            time.sleep(0.6)  # the worker writes a chunk every 0.5 s\n"
+    "            time.sleep(1.0)  # the worker writes a chunk every 0.5 s\n"
     "    print('marker', flush=True)\n"
-    "    time.sleep(1.5)\n"
+    "    time.sleep(3)  # time for the marker to be streamed before the tail\n"
     "    print('tail', flush=True)\n"
     "    return 'done'\n"
 )
