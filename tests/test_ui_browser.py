@@ -531,3 +531,39 @@ async def test_runs_are_paged(page: Page, base_url: str) -> None:
     await page.get_by_label("Status").select_option("queued")
     await expect(rows).to_have_count(50)
     await expect(page.get_by_role("button", name="Older")).to_be_enabled()
+
+
+async def tab_to(page: Page, selector: str, most: int = 15) -> None:
+    """Press Tab until the focused element matches `selector` (as a keyboard user would)."""
+    for _ in range(most):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
+            return
+    raise AssertionError(f"{selector} is not reachable with Tab")
+
+
+async def test_signing_in_and_running_with_the_keyboard_alone(page: Page, base_url: str) -> None:
+    await save_script(base_url, "f/demo/fail", FAIL)
+    await page.goto("/login")
+    await expect(page.get_by_label("Username")).to_be_focused()
+    await page.keyboard.type("admin")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(ADMIN_PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Scripts")).to_be_focused()
+
+    await tab_to(page, 'a[href="/scripts/f/demo/fail"]')
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="f/demo/fail")).to_be_focused()
+    await tab_to(page, 'input[name="x"]')
+    await page.keyboard.press("Control+a")
+    await page.keyboard.type("7")
+    await page.keyboard.press("Control+Enter")
+    run = page.get_by_role("region", name="Run", exact=True)
+    await expect(run.get_by_role("alert")).to_contain_text("bad x 7")
+
+    # every page opens with its heading focused, so the next Tab is the page's first control
+    await page.goto("/runs")
+    await expect(page.get_by_role("heading", name="Runs")).to_be_focused()
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Refresh")).to_be_focused()
