@@ -15,6 +15,7 @@ from typing import Any, Literal
 import msgspec
 
 from cli import client, layout
+from server import script_settings
 
 Action = Literal["add", "update", "delete"]
 
@@ -66,9 +67,13 @@ def remote_schedules(api: client.Client) -> dict[str, dict[str, Any]]:
         raise
 
 
-def _remote_settings(remote: dict[str, Any]) -> dict[str, Any]:
-    settings = remote.get("settings") or {}
-    return {f: settings[f] for f in layout.SETTINGS if settings.get(f) is not None}
+def _normal_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as the server keeps them (retry defaults filled in, nulls dropped)."""
+    return {
+        f: script_settings.normal(f, settings[f])
+        for f in layout.SETTINGS
+        if settings.get(f) is not None
+    }
 
 
 def script_diff(local: layout.Script, remote: dict[str, Any] | None) -> tuple[str, ...]:
@@ -86,7 +91,7 @@ def script_diff(local: layout.Script, remote: dict[str, Any] | None) -> tuple[st
         what.append("summary")
     if local.meta.description != (remote.get("description") or ""):
         what.append("description")
-    if local.meta.settings() != _remote_settings(remote):
+    if _normal_settings(local.meta.settings()) != _normal_settings(remote.get("settings") or {}):
         what.append("settings")
     return tuple(what)
 
@@ -148,7 +153,11 @@ def plan_push(api: client.Client, root: Path, only: set[str] | None = None) -> P
 
 
 def _normalised(schedule: layout.Schedule, path: str, script_path: str) -> layout.Schedule:
-    return msgspec.structs.replace(schedule, path=None if path == script_path else path)
+    """A schedule of the folder as the server would give it back, to compare the two."""
+    retry = None if schedule.retry is None else script_settings.normal("retry", schedule.retry)
+    return msgspec.structs.replace(
+        schedule, path=None if path == script_path else path, retry=retry
+    )
 
 
 def save_script(api: client.Client, script: layout.Script) -> Saved:

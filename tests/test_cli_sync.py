@@ -292,3 +292,102 @@ def test_push_keeps_the_lock_file_what_the_server_locked(tmp_path: Path) -> None
     assert lock.read_text() == "x==1\n"
     sync.write_lock(tmp_path, sync.Saved(path="f/a/b", hash="h", lock=None, locks=True))
     assert not lock.exists()  # the new version needs nothing
+
+
+EVERY_SETTING_YAML = """\
+summary: Every setting
+description: ''
+timeout: 45
+tag: sync-tests
+priority: 3
+concurrent_limit: 2
+concurrency_time_window_s: 60
+dedicated_worker: true
+retry:
+  constant:
+    attempts: 2
+schedules:
+- schedule: 0 0 6 * * *
+  enabled: false
+  retry:
+    exponential:
+      attempts: 3
+      seconds: 2
+"""
+
+
+def test_the_layout_knows_every_setting_the_server_saves() -> None:
+    from server import scripts
+
+    saved = set(scripts.NewScript.__struct_fields__) - {
+        "path", "content", "language", "summary", "description",
+    }  # fmt: skip
+    assert set(layout.SETTINGS) == saved
+    meta_fields = set(layout.Meta.__struct_fields__) - {"summary", "description", "schedules"}
+    assert meta_fields == saved
+    assert set(layout.SCHEDULE_DEFAULTS) | {"path", "schedule"} == set(
+        layout.Schedule.__struct_fields__
+    )
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"constant": {"attempts": 2}},
+        {"exponential": {"attempts": 3}},
+        {"exponential": {"attempts": 3, "seconds": 2, "multiplier": 4}},
+        {"constant": {"attempts": 1, "seconds": 5}, "exponential": None},
+    ],
+)
+def test_retry_policies_compare_as_the_server_keeps_them(policy: dict[str, object]) -> None:
+    import msgspec
+
+    from server import models, script_settings
+
+    kept = msgspec.to_builtins(msgspec.convert(policy, models.RetryPolicy))
+    assert script_settings.normal("retry", policy) == script_settings.normal("retry", kept)
+    assert script_settings.normal("retry", kept) == script_settings.without_nulls(kept)
+
+
+@pytest.mark.e2e
+def test_every_setting_round_trips_through_pull_and_push(live: Live, tmp_path: Path) -> None:
+    here = tmp_path / "repo"
+    write(here, {"f/every/job.py": GREET, "f/every/job.script.yaml": EVERY_SETTING_YAML})
+    pushed = live.cli("push", str(here), "--yes")
+    assert pushed.exit_code == 0, pushed.stderr
+    with live.api() as api:
+        saved = api.get("/api/w/main/scripts/get/p/f/every/job").json()["settings"]
+        schedule = api.get("/api/w/main/schedules/get/f/every/job").json()
+    assert saved["timeout"] == 45
+    assert saved["tag"] == "sync-tests"
+    assert (saved["priority"], saved["concurrent_limit"]) == (3, 2)
+    assert (saved["concurrency_time_window_s"], saved["dedicated_worker"]) == (60, True)
+    assert saved["retry"]["constant"]["attempts"] == 2
+    assert schedule["retry"]["exponential"]["attempts"] == 3
+    assert schedule["enabled"] is False
+    # the hand-written file and the server agree: nothing to push again
+    assert "up to date" in live.cli("push", str(here), "--yes").stderr
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "tidemill.yaml").write_text("includes: ['f/every/**']\n")
+    assert live.cli("pull", str(copy), "--yes").exit_code == 0
+    first = tree(copy)
+    meta = layout.parse_meta(first["f/every/job.script.yaml"], "pulled")
+    assert meta.settings() == {
+        "timeout": 45,
+        "tag": "sync-tests",
+        "priority": 3,
+        "concurrent_limit": 2,
+        "concurrency_time_window_s": 60,
+        "dedicated_worker": True,
+        "retry": {"constant": {"attempts": 2, "seconds": 0}},
+    }
+    assert meta.schedules[0].retry == {
+        "exponential": {"attempts": 3, "seconds": 2, "multiplier": 1}
+    }
+    assert meta.schedules[0].enabled is False
+    # pull -> push -> pull: unchanged
+    assert "up to date" in live.cli("push", str(copy), "--yes").stderr
+    assert "up to date" in live.cli("pull", str(copy), "--yes").stderr
+    assert tree(copy) == first

@@ -15,7 +15,7 @@ import msgspec
 from litestar import Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from server import auth, errors, models, queue
+from server import auth, errors, models, previews, queue
 from server.api import common, runs
 
 
@@ -44,7 +44,8 @@ def render(job: models.Job) -> dict[str, Any]:
         "workspace_id": job.workspace,
         "job_kind": job.kind,
         "script_path": job.script_path,
-        "script_hash": job.script_hash,
+        # a preview ran code that is not a saved version: no hash to fetch or rerun
+        "script_hash": None if job.kind == "preview" else job.script_hash,
         "language": job.language,
         "args": job.args,
         "status": job.status,
@@ -165,6 +166,25 @@ async def run_wait_by_hash(
     )
 
 
+@post("/api/w/{workspace:str}/jobs/run/preview", status_code=201)
+async def run_preview(request: common.AnyRequest, workspace: FromPath[str]) -> Response[str]:
+    """Run code without saving it (Windmill's preview); answers 201 with the job id as text.
+
+    The body is Windmill's `Preview`: `{content, language, args, path?, tag?}`. The code
+    is read and its dependencies locked as a save would, but no version is stored; the
+    job runs at `path` (default `u/<caller>/preview`), which the caller must be able to
+    write, since a preview runs code of the caller's choosing there.
+    """
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    body = common.decode(await request.body(), previews.Preview)
+    auth.require_write(who, body.path or previews.default_path(who.username))
+    job_id = await previews.start(
+        common.pool(request), workspace=workspace, preview=body, created_by=who.username
+    )
+    return Response(str(job_id), status_code=201, media_type="text/plain")
+
+
 async def _readable_job(request: common.AnyRequest, workspace: str, job_id: str) -> models.Job:
     who = common.principal(request)
     auth.require_workspace(who, workspace)
@@ -182,6 +202,10 @@ async def get_job(
     """A job in Windmill's shape, wherever it is in its life, with its failed attempts."""
     job = await _readable_job(request, workspace, job_id)
     body = render(job)
+    if job.kind == "preview":
+        body["raw_code"] = await queue.preview_code(
+            common.pool(request), workspace=workspace, job_id=job.id
+        )
     if job.retries:
         body["failed_attempts"] = await queue.attempts(common.pool(request), job.id)
     return body
@@ -287,6 +311,7 @@ async def get_update(
 
 
 ROUTES = [
+    run_preview,
     run_by_path,
     run_by_hash,
     run_wait_by_path,
