@@ -129,6 +129,16 @@ def language_of(file: Path) -> str | None:
     return EXTENSIONS.get(file.suffix)
 
 
+def script_path_in_folder(file: Path) -> str | None:
+    """The script path a file has in the workspace folder around it (a `tidemill.yaml`
+    in one of its parents); None when it is in none, or not where a script can be."""
+    file = file.resolve()
+    for root in file.parents:
+        if (root / CONFIG_FILE).is_file():
+            return script_path_of(root, file)
+    return None
+
+
 def load_config(root: Path) -> SyncConfig:
     file = root / CONFIG_FILE
     if not file.exists():

@@ -15,7 +15,7 @@ import pytest
 
 from cli import layout, sync
 from tests.conftest import ROOT
-from tests.test_cli_support import Live, start_live, wait_for
+from tests.test_cli_support import Live, in_terminal, start_live, wait_for
 
 GREET = '''def main(name: str = "world", times: int = 1):
     """Say hello."""
@@ -166,13 +166,20 @@ def test_push_shows_the_plan_and_asks(live: Live, tmp_path: Path) -> None:
     dry = live.cli("push", str(tmp_path), "--dry-run")
     assert "~ script f/ask/greet (content, summary)" in dry.stderr
     assert "~ schedule f/ask/greet" in dry.stderr
-    refused = live.cli("push", str(tmp_path), input="n\n")
-    assert refused.exit_code == 1
+    # no terminal (CI) and no --yes: refused at once, with the way out, after the plan
+    unasked = live.cli("push", str(tmp_path))
+    assert unasked.exit_code == 1
+    assert "~ script f/ask/greet (content, summary)" in unasked.stderr
+    assert "stdin is not a terminal" in unasked.stderr
+    assert "--yes" in unasked.stderr
+    refused = in_terminal(live, "push", str(tmp_path), answer="n\n")
+    assert refused.returncode == 1
+    assert "Push 2 change(s) to" in refused.stderr
     assert "nothing changed" in refused.stderr
     with live.api() as api:
         assert "hello" in api.get("/api/w/main/scripts/get/p/f/ask/greet").json()["content"]
-    accepted = live.cli("push", str(tmp_path), input="y\n")
-    assert accepted.exit_code == 0, accepted.stderr
+    accepted = in_terminal(live, "push", str(tmp_path), answer="y\n")
+    assert accepted.returncode == 0, accepted.stderr
     with live.api() as api:
         assert "hi" in api.get("/api/w/main/scripts/get/p/f/ask/greet").json()["content"]
         schedule = api.get("/api/w/main/schedules/get/f/ask/greet").json()
