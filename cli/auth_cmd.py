@@ -94,7 +94,7 @@ def whoami(
     if me.get("scopes") is not None:
         rows.append(["scopes", ", ".join(me["scopes"])])
     for key, value in rows:
-        typer.echo(output.style(f"{key + ':':<10}", bold=True) + output.cell(value))
+        typer.echo(output.style(f"{key + ':':<10}", bold=True) + " " + output.cell(value))
 
 
 @profile_app.command("list")

@@ -158,8 +158,10 @@ def test_a_local_file_in_a_workspace_folder_runs_at_its_path(live: Live, tmp_pat
 def test_whoami_and_login_confirm_the_token(live: Live, tmp_path: Path) -> None:
     shown = live.cli("whoami")
     assert shown.exit_code == 0, shown.stderr
-    assert "user:     admin" in shown.stdout
-    assert "role:     admin" in shown.stdout
+    lines = [line.split() for line in shown.stdout.splitlines()]
+    assert lines == [
+        ["user:", "admin"], ["role:", "admin"], ["server:", live.url], ["workspace:", "main"],
+    ]  # fmt: skip
     me = json.loads(live.cli("whoami", "--json").stdout)
     assert (me["username"], me["is_admin"], me["url"], me["workspace"]) == (
         "admin", True, live.url, "main",

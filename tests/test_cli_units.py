@@ -163,3 +163,12 @@ def test_no_colours_when_not_a_terminal(tmp_path: Path) -> None:
     )
     assert result.stdout.splitlines()[0].split() == ["NAME", "URL", "WORKSPACE", "USERNAME"]
     assert "\x1b[" not in result.stdout + result.stderr
+
+
+def test_tables_align_coloured_cells(capsys: pytest.CaptureFixture[str]) -> None:
+    from cli import output
+
+    red = "\x1b[31mfailure\x1b[0m"
+    output.table(["id", "status", "by"], [["a", red, "x"], ["bb", "ok", "y"]])
+    lines = [line.replace(red, "failure") for line in capsys.readouterr().out.splitlines()]
+    assert [line.index(line.split()[-1]) for line in lines] == [13, 13, 13]
