@@ -374,6 +374,11 @@ def test_every_setting_round_trips_through_pull_and_push(live: Live, tmp_path: P
     assert schedule["enabled"] is False
     # the hand-written file and the server agree: nothing to push again
     assert "up to date" in live.cli("push", str(here), "--yes").stderr
+    edited = EVERY_SETTING_YAML.replace("attempts: 2", "attempts: 5").replace("45", "50")
+    (here / "f/every/job.script.yaml").write_text(edited)
+    plan = live.cli("push", str(here), "--dry-run")
+    assert "~ script f/every/job (settings: timeout retry)" in plan.stderr
+    (here / "f/every/job.script.yaml").write_text(EVERY_SETTING_YAML)
 
     copy = tmp_path / "copy"
     copy.mkdir()
@@ -398,3 +403,45 @@ def test_every_setting_round_trips_through_pull_and_push(live: Live, tmp_path: P
     assert "up to date" in live.cli("push", str(copy), "--yes").stderr
     assert "up to date" in live.cli("pull", str(copy), "--yes").stderr
     assert tree(copy) == first
+
+
+@pytest.mark.e2e
+def test_push_waits_for_a_lock_made_after_the_save(live: Live) -> None:
+    """A server that locks after saving answers `pending` first; push reports the outcome."""
+    import asyncio
+    import threading
+
+    import asyncpg
+
+    from cli import client, profiles
+
+    hash_ = live.save("f/later/locked", GREET)
+
+    def set_lock(status: str, error: str | None) -> None:
+        async def update() -> None:
+            conn = await asyncpg.connect(live.processes.env["TIDEMILL_DATABASE_URL"])
+            try:
+                await conn.execute(
+                    "UPDATE script_versions SET lock_status = $1, lock_error = $2 WHERE hash = $3",
+                    status,
+                    error,
+                    hash_,
+                )
+            finally:
+                await conn.close()
+
+        asyncio.run(update())
+
+    set_lock("pending", None)
+    profile = profiles.Profile(url=live.url, token=live.env["TIDEMILL_TOKEN"])
+    with client.Client(profile) as api:
+        assert sync.wait_locked(api, hash_, 0.3)["lock_status"] == "pending"
+        later = threading.Timer(1.0, set_lock, ("failed", "no such package: nope"))
+        later.start()
+        started = time.monotonic()
+        try:
+            outcome = sync.wait_locked(api, hash_, 20)
+        finally:
+            later.join()
+    assert time.monotonic() - started >= 0.9
+    assert (outcome["lock_status"], outcome["lock_error"]) == ("failed", "no such package: nope")
