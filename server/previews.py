@@ -84,9 +84,16 @@ async def prepare(*, workspace: str, preview: Preview, username: str) -> models.
 
 
 async def start(
-    pool: db.Pool, *, workspace: str, preview: Preview, created_by: str
+    pool: db.Pool,
+    *,
+    workspace: str,
+    preview: Preview,
+    created_by: str,
+    job_id: models.JobId | None = None,
 ) -> models.JobId:
     """Queue a preview run; its arguments are checked as a saved script's would be.
+
+    `job_id` is the caller's when it must wait for the job before it is queued.
 
     Raises:
         errors.Invalid: Bad arguments (each failing field named), or a bad body.
@@ -95,7 +102,7 @@ async def start(
     args = arguments.validate(script.schema, preview.args)
     return await queue.enqueue_preview(
         pool,
-        job_id=queue.new_job_id(),
+        job_id=job_id or queue.new_job_id(),
         preview=script,
         args=args,
         created_by=created_by,

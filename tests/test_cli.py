@@ -321,3 +321,15 @@ def test_curl_prints_a_webhook_line_that_runs_the_script(live: Live) -> None:
     assert "$TIDEMILL_TOKEN" in line
     missing = live.cli("curl", "f/cli/nothing")
     assert missing.exit_code != 0
+
+
+def test_the_wmill_client_runs_a_preview(live: Live) -> None:
+    import wmill
+
+    windmill = wmill.Windmill(base_url=live.url, token=ADMIN_TOKEN, workspace="main")
+    try:
+        assert windmill.whoami()["username"] == "admin"
+        code = "def main(a: int, b: int = 2):\n    return a * b\n"
+        assert windmill.run_inline_script_preview(code, "python3", {"a": 21}) == 42
+    finally:
+        windmill.client.close()

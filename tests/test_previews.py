@@ -156,3 +156,23 @@ async def test_whoami(client: httpx.AsyncClient) -> None:
     assert elsewhere.status_code == 403
     client.headers.pop("Authorization")
     assert (await client.get("/api/users/whoami")).status_code == 401
+
+
+async def test_a_sync_preview_answers_the_result_or_the_error(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    for route in ("run_wait_result", "run_inline"):
+        ok = await client.post(
+            f"/api/w/main/jobs/{route}/preview",
+            json={"content": ADDER, "language": "python", "args": {"a": 1, "b": 1}},
+        )
+        assert (ok.status_code, ok.json()) == (200, 2), ok.text
+    failed = await client.post(
+        "/api/w/main/jobs/run_wait_result/preview",
+        json={"content": "def main():\n    raise KeyError('k')\n", "language": "python3"},
+    )
+    assert failed.status_code >= 400
+    assert failed.json()["error"]["details"]["name"] == "KeyError"
+    listed = (await client.get("/api/w/main/jobs/list")).json()
+    assert {j["job_kind"] for j in listed} == {"preview"}
+    assert len(listed) == 3
