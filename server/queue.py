@@ -35,7 +35,7 @@ def parse_job_id(text: str) -> models.JobId:
 
 
 async def enqueue(
-    conn: db.Pool | db.AnyConnection,
+    pool: db.Pool | db.AnyConnection,
     *,
     job_id: models.JobId,
     script: models.Script,
@@ -53,11 +53,12 @@ async def enqueue(
 ) -> models.JobId:
     """Queue a run of `script`; `job_id` is chosen by the caller so it can wait first.
 
-    The retry policy is the run's, else the script's setting.
+    The retry policy is the run's, else the script's setting. `pool` may be a connection
+    inside a transaction, so the job is queued with whatever else that transaction writes.
     """
     settings = script.settings
     policy = msgspec.to_builtins(retry) if retry is not None else settings.get("retry")
-    await conn.execute(
+    await pool.execute(
         db.query("enqueue_job"),
         job_id,
         script.workspace,
