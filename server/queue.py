@@ -36,7 +36,7 @@ def parse_job_id(text: str) -> models.JobId:
 
 
 async def enqueue(
-    pool: db.Pool,
+    pool: db.Pool | db.AnyConnection,
     *,
     job_id: models.JobId,
     script: models.Script,
@@ -54,7 +54,8 @@ async def enqueue(
 ) -> models.JobId:
     """Queue a run of `script`; `job_id` is chosen by the caller so it can wait first.
 
-    The retry policy is the run's, else the script's setting.
+    The retry policy is the run's, else the script's setting. `pool` may be a connection
+    inside a transaction, so the job is queued with whatever else that transaction writes.
     """
     settings = script.settings
     policy = msgspec.to_builtins(retry) if retry is not None else settings.get("retry")
@@ -80,6 +81,49 @@ async def enqueue(
         settings.get("concurrency_time_window_s"),
     )
     return job_id
+
+
+async def enqueue_preview(
+    pool: db.Pool,
+    *,
+    job_id: models.JobId,
+    preview: models.Script,
+    args: dict[str, Any],
+    created_by: str,
+    tag: str | None = None,
+) -> models.JobId:
+    """Queue a run of code that is not saved (`preview` is never stored as a version).
+
+    The code and its lock are kept with the job, in the transaction that queues it,
+    so a worker that leases the job always finds them.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            db.query("save_preview_code"),
+            job_id,
+            preview.workspace,
+            preview.language,
+            preview.content,
+            preview.lock,
+            preview.lock_status,
+            preview.lock_error,
+        )
+        await enqueue(
+            conn,
+            job_id=job_id,
+            script=preview,
+            args=args,
+            created_by=created_by,
+            tag=tag,
+            kind="preview",
+        )
+    return job_id
+
+
+async def preview_code(pool: db.Pool, *, workspace: str, job_id: models.JobId) -> str | None:
+    """The code a preview job runs (None: not a preview)."""
+    value = await pool.fetchval(db.query("get_preview_code"), workspace, job_id)
+    return None if value is None else str(value)
 
 
 def token_hash(token: str) -> bytes:

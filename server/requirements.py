@@ -311,6 +311,23 @@ async def lock(reqs: Requirements, *, timeout_s: float = LOCK_TIMEOUT_S) -> Lock
     return Lock(text=f"{PYTHON_HEADER}{python}\n{compiled}")
 
 
+async def lock_source(language: str, content: str, *, timeout_s: float = LOCK_TIMEOUT_S) -> Lock:
+    """Lock what a script's source needs, the one way saved versions and previews share.
+
+    Only Python is locked here (Deno keeps its own lock); source that needs nothing
+    gets no lock, and one that cannot be resolved keeps uv's message.
+    """
+    if language != "python3":
+        return Lock()
+    try:
+        reqs = of_python(content)
+    except InvalidMetadata as exc:
+        return Lock(error=str(exc))
+    if not reqs.packages and reqs.requires_python is None:
+        return Lock()
+    return await lock(reqs, timeout_s=timeout_s)
+
+
 def lock_hash(text: str) -> str:
     """The key of a lock's environment: equal locks share one environment."""
     return hashlib.sha256(text.encode()).hexdigest()[:32]

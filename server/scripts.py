@@ -15,18 +15,10 @@ from typing import Any
 
 import msgspec
 
-from server import db, errors, introspection, models, requirements
+from server import db, errors, introspection, models, requirements, script_settings
 
 PATH_RE = re.compile(r"^(u|f)/[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)+$")
-SETTING_FIELDS = (
-    "timeout",
-    "tag",
-    "priority",
-    "concurrent_limit",
-    "concurrency_time_window_s",
-    "dedicated_worker",
-    "retry",
-)
+SETTING_FIELDS = script_settings.FIELDS
 
 
 class NewScript(msgspec.Struct, frozen=True, kw_only=True):
@@ -143,15 +135,7 @@ async def _lock(language: models.Language, content: str) -> requirements.Lock:
     Locking at save time keeps a run from ever resolving; a version that needs
     nothing gets no lock, and one that cannot be resolved keeps uv's message.
     """
-    if language != "python3":
-        return requirements.Lock()
-    try:
-        reqs = requirements.of_python(content)
-    except requirements.InvalidMetadata as exc:
-        return requirements.Lock(error=str(exc))
-    if not reqs.packages and reqs.requires_python is None:
-        return requirements.Lock()
-    return await requirements.lock(reqs)
+    return await requirements.lock_source(language, content)
 
 
 def _lock_status(locked: requirements.Lock) -> models.LockStatus:

@@ -9,6 +9,8 @@ script paths, so they do not see each other's work.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +23,14 @@ import httpx
 from typer.testing import CliRunner, Result
 
 from cli import main
-from tests.conftest import ADMIN_TOKEN, Processes, free_port, wait_healthy, with_database
+from tests.conftest import (
+    ADMIN_TOKEN,
+    ROOT,
+    Processes,
+    free_port,
+    wait_healthy,
+    with_database,
+)
 
 ADMIN_PASSWORD = "admin-password-for-cli-tests"
 
@@ -114,3 +123,30 @@ def wait_for(predicate: Any, timeout_s: float = 30, every_s: float = 0.1) -> Any
             return value
         time.sleep(every_s)
     raise TimeoutError("condition not met in time")
+
+
+def in_terminal(
+    live: Live, *args: str, answer: str, timeout_s: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `tidemill ARGS` as a process whose stdin is a terminal (a pty), typing `answer`.
+
+    Questions are only asked on a terminal; stdout and stderr stay pipes, so the
+    output has no colours or spinners and can be read back.
+    """
+    main_fd, terminal_fd = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli", *args],
+            cwd=ROOT,
+            env={**os.environ, **live.env},
+            stdin=terminal_fd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(main_fd, answer.encode())
+        out, err = proc.communicate(timeout=timeout_s)
+    finally:
+        os.close(main_fd)
+        os.close(terminal_fd)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

@@ -15,7 +15,7 @@ import msgspec
 from litestar import Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from server import auth, errors, models, queue
+from server import auth, errors, models, previews, queue
 from server.api import common, runs
 
 
@@ -44,7 +44,8 @@ def render(job: models.Job) -> dict[str, Any]:
         "workspace_id": job.workspace,
         "job_kind": job.kind,
         "script_path": job.script_path,
-        "script_hash": job.script_hash,
+        # a preview ran code that is not a saved version: no hash to fetch or rerun
+        "script_hash": None if job.kind == "preview" else job.script_hash,
         "language": job.language,
         "args": job.args,
         "status": job.status,
@@ -165,6 +166,65 @@ async def run_wait_by_hash(
     )
 
 
+async def _preview(request: common.AnyRequest, workspace: str) -> previews.Preview:
+    """The preview's body, once the caller may run code of its choosing at its path."""
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    body = common.decode(await request.body(), previews.Preview)
+    auth.require_write(who, body.path or previews.default_path(who.username))
+    return body
+
+
+@post("/api/w/{workspace:str}/jobs/run/preview", status_code=201)
+async def run_preview(request: common.AnyRequest, workspace: FromPath[str]) -> Response[str]:
+    """Run code without saving it (Windmill's preview); answers 201 with the job id as text.
+
+    The body is Windmill's `Preview`: `{content, language, args, path?, tag?}`. The code
+    is read and its dependencies locked as a save would, but no version is stored; the
+    job runs at `path` (default `u/<caller>/preview`), which the caller must be able to
+    write, since a preview runs code of the caller's choosing there.
+    """
+    body = await _preview(request, workspace)
+    job_id = await previews.start(
+        common.pool(request),
+        workspace=workspace,
+        preview=body,
+        created_by=common.principal(request).username,
+    )
+    return Response(str(job_id), status_code=201, media_type="text/plain")
+
+
+@post(
+    [
+        "/api/w/{workspace:str}/jobs/run_wait_result/preview",
+        "/api/w/{workspace:str}/jobs/run_inline/preview",
+    ],
+    status_code=200,
+)
+async def run_wait_preview(request: common.AnyRequest, workspace: FromPath[str]) -> Response[Any]:
+    """Run code without saving it and answer its result (its error, with a non-2xx status).
+
+    `run_inline/preview` is what the `wmill` client calls on a local server
+    (`wmill.run_inline_script_preview`); here it runs as a job like any other preview.
+    """
+    body = await _preview(request, workspace)
+    pool = common.pool(request)
+    job_id = queue.new_job_id()
+    waiters = common.job_waiters(request)
+    async with waiters.expect(job_id) as done:
+        await previews.start(
+            pool,
+            workspace=workspace,
+            preview=body,
+            created_by=common.principal(request).username,
+            job_id=job_id,
+        )
+        job = await waiters.wait_completed(pool, done, workspace=workspace, job_id=job_id)
+    if job.status != "success":
+        runs.raise_job_error(job)
+    return common.json_response(job.result)
+
+
 async def _readable_job(request: common.AnyRequest, workspace: str, job_id: str) -> models.Job:
     who = common.principal(request)
     auth.require_workspace(who, workspace)
@@ -182,6 +242,10 @@ async def get_job(
     """A job in Windmill's shape, wherever it is in its life, with its failed attempts."""
     job = await _readable_job(request, workspace, job_id)
     body = render(job)
+    if job.kind == "preview":
+        body["raw_code"] = await queue.preview_code(
+            common.pool(request), workspace=workspace, job_id=job.id
+        )
     if job.retries:
         body["failed_attempts"] = await queue.attempts(common.pool(request), job.id)
     return body
@@ -342,6 +406,8 @@ async def get_update(
 
 
 ROUTES = [
+    run_preview,
+    run_wait_preview,
     run_by_path,
     run_by_hash,
     run_wait_by_path,

@@ -34,7 +34,7 @@ WITH next AS (
     SET status = 'running', worker = $1, started_at = now(), heartbeat_at = now(),
         attempts = q.attempts + 1
     FROM next WHERE q.id = next.id
-    RETURNING q.id, q.workspace, q.script_path, q.script_hash, q.language, q.args,
+    RETURNING q.id, q.workspace, q.kind, q.script_path, q.script_hash, q.language, q.args,
               q.timeout_s, q.attempts, q.created_by, q.retry, q.retries
 ), token AS (
     INSERT INTO tokens (token_hash, username, label, workspace, job_id, expires_at)
@@ -46,10 +46,17 @@ WITH next AS (
     WHERE name = $1
 )
 SELECT l.id, l.workspace, l.script_path, l.script_hash, l.language, l.args, l.timeout_s,
-       l.attempts, l.retry, l.retries, v.content, v.lock, v.lock_status, v.lock_error
+       l.attempts, l.retry, l.retries, code.content, code.lock, code.lock_status, code.lock_error
 FROM leased l
-JOIN script_versions v
-  ON v.workspace = l.workspace AND v.path = l.script_path AND v.hash = l.script_hash
+JOIN LATERAL (
+    SELECT v.content, v.lock, v.lock_status, v.lock_error FROM script_versions v
+    WHERE l.kind <> 'preview'
+      AND v.workspace = l.workspace AND v.path = l.script_path AND v.hash = l.script_hash
+    UNION ALL
+    -- a preview runs its own code, saved with the job rather than as a version
+    SELECT p.content, p.lock, p.lock_status, p.lock_error FROM job_previews p
+    WHERE l.kind = 'preview' AND p.job_id = l.id
+) code ON true
 
 -- name: heartbeat
 -- Prove this worker and its job are alive; answers whether the job was canceled.
@@ -327,3 +334,13 @@ CROSS JOIN LATERAL (
 ) j
 WHERE s.workspace = $1
 ORDER BY s.path
+
+-- name: save_preview_code
+-- Keep the code (and lock) of a preview job, in the transaction that queues it.
+-- $1 job id, $2 workspace, $3 language, $4 content, $5 lock, $6 lock_status, $7 lock_error.
+INSERT INTO job_previews (job_id, workspace, language, content, lock, lock_status, lock_error)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+
+-- name: get_preview_code
+-- The code a preview job ran. $1 workspace, $2 job id.
+SELECT content FROM job_previews WHERE workspace = $1 AND job_id = $2
