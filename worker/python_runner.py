@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -23,6 +24,8 @@ from server import requirements
 from worker import environments, execution, runner, shim
 
 SPARE_ENV = runner.BASE_ENV | {"PYTHONUNBUFFERED": "1"}
+# uv's environment for a workspace (index settings, a private index's login), while uv runs
+UvEnviron = Callable[[str], contextlib.AbstractAsyncContextManager[dict[str, str]]]
 
 
 SCRIPT_FILE = "tidemill-script.py"  # a hyphen: no `import` statement can name it
@@ -45,12 +48,24 @@ async def _conclude(ended: execution.Ended) -> execution.Outcome:
 class PythonRunner:
     """Starts Python jobs from pre-started interpreters, one spare per interpreter."""
 
-    def __init__(self, base: Path, workdir: Path, *, envs_dir: Path) -> None:
+    def __init__(
+        self,
+        base: Path,
+        workdir: Path,
+        *,
+        envs_dir: Path,
+        uv_environ: UvEnviron | None = None,
+        max_env_bytes: int | None = None,
+    ) -> None:
         self._base = base
         self._recent = base
         self._workdir = workdir
         self._envs_dir = envs_dir
+        self._uv_environ = uv_environ
+        self._max_env_bytes = max_env_bytes
         self._spares: dict[Path, asyncio.Task[execution.Process]] = {}
+        # the recent environment is held (its spare and its job use it): not evictable
+        self._held: environments.InUse | None = None
 
     async def _spawn(self, python: Path) -> execution.Process:
         return await execution.spawn(
@@ -81,17 +96,39 @@ class PythonRunner:
             )
         if job.lock is None:
             return self._base
+        env = self._envs_dir / requirements.lock_hash(job.lock)
+        python = env / "bin" / "python"
+        if python == self._recent and python.exists():
+            environments.mark_used(env)
+            return python
+        held = environments.InUse(env)
+        if not python.exists():  # first use here, or evicted: build it, then hold it
+            held.release()
+            python = await self._build(job)
+            held = environments.InUse(env)
+        environments.mark_used(env)
+        if self._recent != self._base:
+            await self._retire(self._recent)
+        if self._held is not None:
+            self._held.release()
+        self._held, self._recent = held, python
+        return python
+
+    async def _build(self, job: runner.Job) -> Path:
+        assert job.lock is not None
         try:
-            python = await environments.locked_python(self._envs_dir, job.lock)
+            if self._uv_environ is None:
+                return await environments.locked_python(
+                    self._envs_dir, job.lock, max_bytes=self._max_env_bytes
+                )
+            async with self._uv_environ(job.workspace) as environ:
+                return await environments.locked_python(
+                    self._envs_dir, job.lock, uv_env=environ, max_bytes=self._max_env_bytes
+                )
         except requirements.UvFailed as exc:
             raise runner.CannotStart(
                 f"the script's dependencies could not be installed:\n{exc}"
             ) from None
-        if python != self._recent:
-            if self._recent != self._base:
-                await self._retire(self._recent)
-            self._recent = python
-        return python
 
     async def _retire(self, python: Path) -> None:
         """Stop the spare of an environment no longer the most recent."""
@@ -139,3 +176,6 @@ class PythonRunner:
     async def close(self) -> None:
         for python in list(self._spares):
             await self._retire(python)
+        if self._held is not None:
+            self._held.release()
+            self._held = None

@@ -34,7 +34,7 @@ WITH next AS (
     SET status = 'running', worker = $1, started_at = now(), heartbeat_at = now(),
         attempts = q.attempts + 1
     FROM next WHERE q.id = next.id
-    RETURNING q.id, q.workspace, q.script_path, q.script_hash, q.language, q.args,
+    RETURNING q.id, q.workspace, q.kind, q.script_path, q.script_hash, q.language, q.args,
               q.timeout_s, q.attempts, q.created_by, q.retry, q.retries
 ), token AS (
     INSERT INTO tokens (token_hash, username, label, workspace, job_id, expires_at)
@@ -45,8 +45,9 @@ WITH next AS (
     UPDATE workers SET last_ping = now(), current_job_id = (SELECT id FROM leased)
     WHERE name = $1
 )
-SELECT l.id, l.workspace, l.script_path, l.script_hash, l.language, l.args, l.timeout_s,
-       l.attempts, l.retry, l.retries, v.content, v.lock, v.lock_status, v.lock_error
+SELECT l.id, l.workspace, l.kind, l.script_path, l.script_hash, l.language, l.args,
+       l.timeout_s, l.attempts, l.retry, l.retries, v.content, v.lock, v.lock_status,
+       v.lock_error
 FROM leased l
 JOIN script_versions v
   ON v.workspace = l.workspace AND v.path = l.script_path AND v.hash = l.script_hash
@@ -284,3 +285,23 @@ SELECT (SELECT count(*) FROM queue
      + (SELECT count(*) FROM completed
         WHERE $3::integer IS NOT NULL AND workspace = $1 AND script_path = $2
           AND started_at > now() - make_interval(secs => $3))
+
+-- name: enqueue_dependencies
+-- Queue the job that resolves a version's lock (kind `dependencies`), ahead of runs of its
+-- tag, and wake the workers. $1 id, $2 workspace, $3 script_path, $4 script_hash,
+-- $5 language, $6 tag, $7 priority, $8 created_by.
+WITH job AS (
+    INSERT INTO queue (id, workspace, kind, script_path, script_hash, language, tag, priority,
+                       created_by)
+    VALUES ($1, $2, 'dependencies', $3, $4, $5, $6, $7, $8)
+    RETURNING tag
+)
+SELECT pg_notify('tidemill_queued', tag) FROM job
+
+-- name: dependency_job_status
+-- Whether a job resolving this version's lock is waiting or running (NULL: none).
+-- $1 workspace, $2 script_hash.
+SELECT status FROM queue
+WHERE workspace = $1 AND script_hash = $2 AND kind = 'dependencies'
+ORDER BY status = 'running' DESC
+LIMIT 1
