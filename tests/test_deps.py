@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+import msgspec
 import pytest
 
 from server import db, requirements, settings
@@ -409,3 +410,27 @@ async def test_a_warm_typescript_run_downloads_nothing(
     response = await run(client, "f/deps/lodash")
     assert response.status_code == 500
     assert "--cached-only" in response.text
+
+
+async def test_past_the_size_limit_unused_environments_are_evicted(
+    client: httpx.AsyncClient, pool: db.Pool, dsn: str, config: settings.Settings
+) -> None:
+    # a limit of 0: every build evicts every environment not in use; the worker holds
+    # the one it used last (its spare interpreter lives there), so that one stays
+    tiny = msgspec.structs.replace(config, env_cache_max_mb=0)
+    versions = {
+        "f/deps/v16": PINNED,
+        "f/deps/v15": PINNED.replace("1.16.0", "1.15.0"),
+        "f/deps/v17": PINNED.replace("1.16.0", "1.17.0"),
+    }
+    for path, content in versions.items():
+        await save(client, path, content)
+    async with running_worker(tiny, pool, dsn):
+        assert (await run(client, "f/deps/v16")).json() == "1.16.0"
+        [v16] = env_dirs(config)
+        assert (await run(client, "f/deps/v15")).json() == "1.15.0"
+        assert v16 in env_dirs(config)  # in use while v15's was built
+        assert (await run(client, "f/deps/v17")).json() == "1.17.0"
+        assert v16 not in env_dirs(config)
+        assert len(env_dirs(config)) == 2
+        assert (await run(client, "f/deps/v16")).json() == "1.16.0"  # rebuilt
