@@ -434,3 +434,22 @@ async def test_past_the_size_limit_unused_environments_are_evicted(
         assert v16 not in env_dirs(config)
         assert len(env_dirs(config)) == 2
         assert (await run(client, "f/deps/v16")).json() == "1.16.0"  # rebuilt
+
+
+async def test_a_spare_preloads_the_stdlib_its_environment_needs(
+    client: httpx.AsyncClient, worker: service.Worker, config: settings.Settings
+) -> None:
+    # `six` imports `struct` and `importlib.util`: a spare of its environment has them loaded
+    # before the job arrives; the base environment's spare does not
+    probe = (
+        "import sys\nLOADED = [m in sys.modules for m in ('struct', 'importlib.util')]\n{imports}\n"
+        "def main():\n    return LOADED\n"
+    )
+    await save(client, "f/deps/probe_six", probe.format(imports="import six"))
+    await save(client, "f/deps/probe_none", probe.format(imports=""))
+    for _ in range(2):  # the second run is served by a spare started after the first
+        assert (await run(client, "f/deps/probe_six")).json() is not None
+    assert (await run(client, "f/deps/probe_six")).json() == [True, True]
+    assert (await run(client, "f/deps/probe_none")).json() == [False, False]
+    [env] = env_dirs(config)
+    assert "struct" in (env / environments.PRELOAD_FILE).read_text().split(",")

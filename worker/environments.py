@@ -18,10 +18,12 @@ renames it away before deleting it, so a run never sees half an environment.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +38,8 @@ from server import requirements
 # installing is bounded like resolving: a hung index fails the job, not the worker
 BUILD_TIMEOUT_S = 600.0
 SIZE_FILE = ".size"
+# the standard-library modules the environment's packages import, for spares to preload
+PRELOAD_FILE = ".preload"
 LAST_USED_FILE = ".last-used"
 IN_USE_FILE = ".in-use"
 # how stale `.last-used` may get: LRU needs minutes, not every run's timestamp
@@ -114,6 +118,7 @@ async def locked_python(
             timeout_s=timeout_s,
             env=uv_env,
         )
+        (building / PRELOAD_FILE).write_text(await _stdlib_used(building, timeout_s))
         (building / IN_USE_FILE).touch()
         (building / LAST_USED_FILE).touch()
         (building / SIZE_FILE).write_text(str(tree_size(building)))
@@ -126,6 +131,62 @@ async def locked_python(
     if max_bytes is not None:
         evict(envs_dir, max_bytes, keep=env.name)
     return python
+
+
+# run in a new environment: import every top-level module installed, list the stdlib it pulled
+_PROBE = """
+import importlib, os, sys
+before = set(sys.modules)
+for root in [p for p in sys.path if p.endswith("site-packages")]:
+    for entry in sorted(os.listdir(root)):
+        name = entry[:-3] if entry.endswith(".py") else entry
+        if entry.startswith(("_", ".")) or not name.isidentifier():
+            continue
+        if entry.endswith(".py") or os.path.isfile(os.path.join(root, entry, "__init__.py")):
+            try:
+                importlib.import_module(name)
+            except BaseException:
+                pass
+new = set(sys.modules) - before
+print(",".join(sorted(m for m in new if m.split(".")[0] in sys.stdlib_module_names)))
+"""
+
+
+async def _stdlib_used(env: Path, timeout_s: float) -> str:
+    """The stdlib modules importing the environment's packages loads ("" if unknown).
+
+    A spare interpreter of the environment imports them while it waits, so a job
+    pays only for its packages' own code: `import six` alone pulls in `functools`,
+    `collections`, `importlib.util`, ... (several ms). Found once, at build time.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        str(env / "bin" / "python"),
+        "-c",
+        _PROBE,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        cwd=env,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(env)},
+        start_new_session=True,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), min(timeout_s, 120))
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        return ""
+    lines = out.decode(errors="replace").strip().splitlines()
+    return lines[-1] if proc.returncode == 0 and lines else ""
+
+
+def preload_of(python: Path) -> str:
+    """What a spare of this interpreter's environment preloads ("" for none)."""
+    try:
+        return (python.parent.parent / PRELOAD_FILE).read_text().strip()
+    except OSError:
+        return ""
 
 
 def tree_size(root: Path) -> int:

@@ -8,7 +8,10 @@ from one job to the next.
 
 Spares are kept per interpreter: always one for the empty base environment,
 and one for the dependency environment used last, so a script run again and
-again with its own dependencies starts as fast as one without.
+again with its own dependencies starts as fast as one without. A dependency
+environment's spare also imports, while it waits, the standard-library modules
+its packages need (found when it was built), so a job pays only for its
+packages' own code.
 """
 
 from __future__ import annotations
@@ -64,12 +67,17 @@ class PythonRunner:
         self._uv_environ = uv_environ
         self._max_env_bytes = max_env_bytes
         self._spares: dict[Path, asyncio.Task[execution.Process]] = {}
+        self._preloads: dict[Path, str] = {}
         # the recent environment is held (its spare and its job use it): not evictable
         self._held: environments.InUse | None = None
 
     async def _spawn(self, python: Path) -> execution.Process:
+        preload = self._preloads.get(python)
+        if preload is None:
+            preload = self._preloads[python] = environments.preload_of(python)
+        extra = [preload] if preload else []
         return await execution.spawn(
-            lambda result_fd: [str(python), "-u", shim.__file__, str(result_fd)],
+            lambda result_fd: [str(python), "-u", shim.__file__, str(result_fd), *extra],
             env=SPARE_ENV,
             cwd=self._workdir,
             conclude=_conclude,
