@@ -9,12 +9,16 @@ scripts as files and never deletes a script that exists only locally.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
 from cli import client, layout
+
+# a worker resolves a saved version's dependencies; push waits this long to report the outcome
+LOCK_WAIT_S = 60.0
 
 Action = Literal["add", "update", "delete"]
 
@@ -165,6 +169,10 @@ def save_script(api: client.Client, script: layout.Script) -> Saved:
     try:
         hash_ = api.create_script(body)
         saved = api.get_script_by_hash(hash_)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while saved.get("lock_status") == "pending" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            saved = api.get_script_by_hash(hash_)
     except client.ApiError as exc:
         return Saved(path=script.path, error=_describe(script, exc))
     error = None
@@ -179,7 +187,7 @@ def save_script(api: client.Client, script: layout.Script) -> Saved:
         warnings=tuple(saved.get("warnings") or ()),
         error=error,
         lock=saved.get("lock") or None,
-        locks="lock" in saved,
+        locks="lock" in saved and saved.get("lock_status") != "pending",
     )
 
 

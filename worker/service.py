@@ -258,10 +258,10 @@ class Worker:
                 reqs = requirements.of_python(job.content)
                 async with self._uv.environ(job.workspace) as environ:
                     locked = await requirements.lock(reqs, env=environ)
-        except requirements.InvalidMetadata as exc:
+        except (requirements.InvalidMetadata, requirements.UvFailed) as exc:
             locked = requirements.Lock(error=str(exc))
-        except requirements.UvFailed as exc:
-            locked = requirements.Lock(error=str(exc))
+        except OSError as exc:  # the resolver itself is missing (no Deno, no uv): say so
+            locked = requirements.Lock(error=f"the resolver could not start: {exc}")
         await scripts.store_lock(
             self.pool, workspace=job.workspace, hash_=job.script_hash, locked=locked
         )
