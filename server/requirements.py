@@ -9,8 +9,9 @@ add to inferred imports and `# pin: pkg==x` comments fix a version.
 
 The requirements are then locked once per version with `uv pip compile` (by a
 `dependencies` job on a worker, not by the save); the lock names its
-interpreter on its first line, so a worker can build the exact environment
-from the lock alone.
+interpreter and that interpreter's version on its first two lines, so a
+worker can build the exact environment from the lock alone, with the same
+interpreter or, on a machine where it lives elsewhere, the same version.
 
 TypeScript's requirements are its import specifiers: `npm:`/`jsr:`/`https:`
 ones as written, bare package names mapped to `npm:` (Node's built-in modules
@@ -24,6 +25,7 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import os
 import re
 import sys
 import tomllib
@@ -103,6 +105,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 LOCK_TIMEOUT_S = 60.0
 # the first line of every lock: the interpreter its environment is built with
 PYTHON_HEADER = "# python: "
+# the second: its version, for a machine where that interpreter lives elsewhere
+VERSION_HEADER = "# python-version: "
 
 
 class Requirements(msgspec.Struct, frozen=True, kw_only=True):
@@ -273,7 +277,7 @@ async def run_uv(
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
-        raise UvFailed(f"uv {args[0]} took longer than {timeout_s:g} s") from None
+        raise UvFailed(f"uv {' '.join(args[:2])} took longer than {timeout_s:g} s") from None
     if proc.returncode != 0:
         raise UvFailed(_uv_message(err.decode(errors="replace")))
     return out.decode()
@@ -326,9 +330,49 @@ async def lock(
             timeout_s=timeout_s,
             env=env,
         )
+        version = await _version_of(python, timeout_s=timeout_s)
     except UvFailed as exc:
         return Lock(error=str(exc))
-    return Lock(text=f"{PYTHON_HEADER}{python}\n{compiled}")
+    return Lock(text=f"{PYTHON_HEADER}{python}\n{VERSION_HEADER}{version}\n{compiled}")
+
+
+async def _version_of(python: str, *, timeout_s: float) -> str:
+    """An interpreter's `major.minor.micro`.
+
+    Raises:
+        UvFailed: It cannot be run.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        python,
+        "-I",
+        "-c",
+        "import sys; print('%d.%d.%d' % sys.version_info[:3])",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        raise UvFailed(f"{python} did not start within {timeout_s:g} s") from None
+    if proc.returncode != 0:
+        raise UvFailed(f"{python} cannot be run (exit code {proc.returncode})")
+    return out.decode().strip()
+
+
+def lock_interpreter(lock: str) -> str:
+    """What `uv venv --python` should build a lock's environment with, on this machine.
+
+    The interpreter the lock was resolved with, when it is here; else its version, which
+    uv finds among the installed interpreters (a lock resolved on another machine).
+    """
+    lines = lock.split("\n", 2)
+    path = lines[0].removeprefix(PYTHON_HEADER)
+    if os.path.exists(path) or len(lines) < 2 or not lines[1].startswith(VERSION_HEADER):
+        return path
+    return lines[1].removeprefix(VERSION_HEADER)
 
 
 def lock_hash(text: str) -> str:

@@ -453,3 +453,35 @@ async def test_a_spare_preloads_the_stdlib_its_environment_needs(
     assert (await run(client, "f/deps/probe_none")).json() == [False, False]
     [env] = env_dirs(config)
     assert "struct" in (env / environments.PRELOAD_FILE).read_text().split(",")
+
+
+async def test_an_unreachable_index_fails_the_lock_naming_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens there
+    locked = await requirements.lock(requirements.of_python("import six\n"))
+    assert locked.text is None
+    assert locked.error is not None
+    assert "six" in locked.error
+    assert "Connection refused" in locked.error
+
+
+async def test_an_index_that_never_answers_is_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)  # accepts the connection, never answers
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    monkeypatch.setenv("UV_INDEX_URL", f"http://127.0.0.1:{port}/simple")
+    started = asyncio.get_running_loop().time()
+    try:
+        locked = await requirements.lock(requirements.of_python("import six\n"), timeout_s=2)
+    finally:
+        server.close()
+    assert asyncio.get_running_loop().time() - started < 10
+    assert locked.error == "uv pip compile took longer than 2 s"

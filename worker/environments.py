@@ -93,13 +93,20 @@ async def locked_python(
     python = env / "bin" / "python"
     if python.exists():
         return python
-    first = lock.split("\n", 1)[0]
-    interpreter = first.removeprefix(requirements.PYTHON_HEADER)
+    interpreter = requirements.lock_interpreter(lock)
     envs_dir.mkdir(parents=True, exist_ok=True)
     building = envs_dir / f".{env.name}-{uuid.uuid4().hex}"
     try:
         await requirements.run_uv(
-            ["venv", "--quiet", "--relocatable", "--python", interpreter, str(building)],
+            [
+                "venv",
+                "--quiet",
+                "--relocatable",
+                "--no-python-downloads",
+                "--python",
+                interpreter,
+                str(building),
+            ],
             timeout_s=timeout_s,
             env=uv_env,
         )
