@@ -119,11 +119,13 @@ async def test_first_run_installs_and_the_second_is_warm(
     assert resolved["result"] == {"lock": script["lock"]}
 
     [env] = env_dirs(config)
-    built = env.stat().st_ino, env.stat().st_mtime_ns
+    # not rebuilt: the same directory, the same files (`.preload` may be added beside them)
+    lock_file = env / "requirements.lock"
+    built = env.stat().st_ino, lock_file.stat().st_ino, lock_file.stat().st_mtime_ns
     second = await run(client, "f/deps/with_six")
     assert second.json() == "six1."
     assert env_dirs(config) == [env]
-    assert (env.stat().st_ino, env.stat().st_mtime_ns) == built
+    assert (env.stat().st_ino, lock_file.stat().st_ino, lock_file.stat().st_mtime_ns) == built
 
 
 async def test_a_run_waits_for_a_resolver_that_is_busy_elsewhere(
@@ -447,12 +449,19 @@ async def test_a_spare_preloads_the_stdlib_its_environment_needs(
     )
     await save(client, "f/deps/probe_six", probe.format(imports="import six"))
     await save(client, "f/deps/probe_none", probe.format(imports=""))
-    for _ in range(2):  # the second run is served by a spare started after the first
-        assert (await run(client, "f/deps/probe_six")).json() is not None
+    assert (await run(client, "f/deps/probe_six")).json() == [False, False]  # built now
+    [env] = env_dirs(config)
+    preload = env / environments.PRELOAD_FILE
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while not preload.exists():  # found in the background, after the first job
+        assert loop.time() < deadline
+        await asyncio.sleep(0.1)
+    assert "struct" in preload.read_text().split(",")
+    # the waiting spare may have started before the list was found; the next one has it
+    assert (await run(client, "f/deps/probe_six")).json() is not None
     assert (await run(client, "f/deps/probe_six")).json() == [True, True]
     assert (await run(client, "f/deps/probe_none")).json() == [False, False]
-    [env] = env_dirs(config)
-    assert "struct" in (env / environments.PRELOAD_FILE).read_text().split(",")
 
 
 async def test_an_unreachable_index_fails_the_lock_naming_the_package(

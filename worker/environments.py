@@ -125,7 +125,6 @@ async def locked_python(
             timeout_s=timeout_s,
             env=uv_env,
         )
-        (building / PRELOAD_FILE).write_text(await _stdlib_used(building, timeout_s))
         (building / IN_USE_FILE).touch()
         (building / LAST_USED_FILE).touch()
         (building / SIZE_FILE).write_text(str(tree_size(building)))
@@ -159,13 +158,22 @@ print(",".join(sorted(m for m in new if m.split(".")[0] in sys.stdlib_module_nam
 """
 
 
-async def _stdlib_used(env: Path, timeout_s: float) -> str:
-    """The stdlib modules importing the environment's packages loads ("" if unknown).
+async def write_preload(env: Path, *, timeout_s: float = 120.0) -> None:
+    """Record (once) the stdlib modules importing the environment's packages loads.
 
     A spare interpreter of the environment imports them while it waits, so a job
     pays only for its packages' own code: `import six` alone pulls in `functools`,
-    `collections`, `importlib.util`, ... (several ms). Found once, at build time.
+    `collections`, `importlib.util`, ... (several ms). Found by importing every
+    top-level module installed, in a throwaway process, after the environment's
+    first job (off that job's path); nothing is recorded if that fails or hangs.
     """
+    target = env / PRELOAD_FILE
+    with contextlib.suppress(OSError, TimeoutError):  # best effort: spares start without it
+        if not target.exists():
+            await _probe_into(env, target, timeout_s)
+
+
+async def _probe_into(env: Path, target: Path, timeout_s: float) -> None:
     proc = await asyncio.create_subprocess_exec(
         str(env / "bin" / "python"),
         "-c",
@@ -178,14 +186,18 @@ async def _stdlib_used(env: Path, timeout_s: float) -> str:
         start_new_session=True,
     )
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), min(timeout_s, 120))
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
-        return ""
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
+    finally:
+        if proc.returncode is None:  # timed out, or the worker is stopping
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
     lines = out.decode(errors="replace").strip().splitlines()
-    return lines[-1] if proc.returncode == 0 and lines else ""
+    if proc.returncode != 0 or not lines:
+        return
+    partial = env / f".preload-{uuid.uuid4().hex}"
+    partial.write_text(lines[-1])
+    os.replace(partial, target)
 
 
 def preload_of(python: Path) -> str:

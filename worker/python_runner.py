@@ -10,8 +10,8 @@ Spares are kept per interpreter: always one for the empty base environment,
 and one for the dependency environment used last, so a script run again and
 again with its own dependencies starts as fast as one without. A dependency
 environment's spare also imports, while it waits, the standard-library modules
-its packages need (found when it was built), so a job pays only for its
-packages' own code.
+its packages need (found once, in the background after its first job here), so
+a job pays only for its packages' own code.
 """
 
 from __future__ import annotations
@@ -68,13 +68,18 @@ class PythonRunner:
         self._max_env_bytes = max_env_bytes
         self._spares: dict[Path, asyncio.Task[execution.Process]] = {}
         self._preloads: dict[Path, str] = {}
+        # environments built here whose preload list is still to be found, and the finders
+        self._to_probe: set[Path] = set()
+        self._probes: set[asyncio.Task[None]] = set()
         # the recent environment is held (its spare and its job use it): not evictable
         self._held: environments.InUse | None = None
 
     async def _spawn(self, python: Path) -> execution.Process:
         preload = self._preloads.get(python)
         if preload is None:
-            preload = self._preloads[python] = environments.preload_of(python)
+            preload = environments.preload_of(python)
+            if preload or python == self._base:  # not recorded yet: look again next time
+                self._preloads[python] = preload
         extra = [preload] if preload else []
         return await execution.spawn(
             lambda result_fd: [str(python), "-u", shim.__file__, str(result_fd), *extra],
@@ -84,11 +89,19 @@ class PythonRunner:
         )
 
     def warm(self) -> None:
-        """Start a spare for the base and the last used environment, where none is waiting."""
+        """Start a spare for the base and the last used environment, where none is waiting.
+
+        Also find, in the background, what a new environment's spares should preload.
+        """
         self._workdir.mkdir(parents=True, exist_ok=True)
         for python in (self._base, self._recent):
             if python not in self._spares:
                 self._spares[python] = asyncio.ensure_future(self._spawn(python))
+        for env in self._to_probe:
+            probe = asyncio.ensure_future(environments.write_preload(env))
+            self._probes.add(probe)
+            probe.add_done_callback(self._probes.discard)
+        self._to_probe.clear()
 
     async def _take_spare(self, python: Path) -> execution.Process:
         spare = self._spares.pop(python, None)
@@ -114,6 +127,7 @@ class PythonRunner:
             held.release()
             python = await self._build(job)
             held = environments.InUse(env)
+            self._to_probe.add(env)
         environments.mark_used(env)
         if self._recent != self._base:
             await self._retire(self._recent)
@@ -182,6 +196,9 @@ class PythonRunner:
         raise runner.CannotStart("could not start a Python interpreter for the job")
 
     async def close(self) -> None:
+        for probe in list(self._probes):
+            probe.cancel()
+        await asyncio.gather(*self._probes, return_exceptions=True)
         for python in list(self._spares):
             await self._retire(python)
         if self._held is not None:
