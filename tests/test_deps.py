@@ -494,3 +494,23 @@ async def test_an_index_that_never_answers_is_bounded(
         server.close()
     assert asyncio.get_running_loop().time() - started < 10
     assert locked.error == "uv pip compile took longer than 2 s"
+
+
+async def test_resolving_dependencies_does_not_count_against_a_concurrency_limit(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    # one run per minute: the `dependencies` job that ran first must not take that slot
+    response = await client.post(
+        "/api/w/main/scripts/create",
+        json={
+            "path": "f/deps/limited",
+            "content": SIX,
+            "language": "python3",
+            "concurrent_limit": 1,
+            "concurrency_time_window_s": 60,
+        },
+    )
+    assert response.status_code == 201
+    await settled(client, "f/deps/limited")
+    first = await asyncio.wait_for(run(client, "f/deps/limited"), 30)
+    assert first.json() == "six1."

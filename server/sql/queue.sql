@@ -279,12 +279,14 @@ SELECT pg_advisory_xact_lock(hashtext($1))
 
 -- name: script_runs_in_window
 -- Runs of a script that count against its limit: running now, or started within the
--- window. $1 workspace, $2 script_path, $3 window (s) or NULL.
+-- window (resolving its dependencies is not a run). $1 workspace, $2 script_path,
+-- $3 window (s) or NULL.
 SELECT (SELECT count(*) FROM queue
-        WHERE workspace = $1 AND script_path = $2 AND status = 'running')
+        WHERE workspace = $1 AND script_path = $2 AND status = 'running'
+          AND kind <> 'dependencies')
      + (SELECT count(*) FROM completed
         WHERE $3::integer IS NOT NULL AND workspace = $1 AND script_path = $2
-          AND started_at > now() - make_interval(secs => $3))
+          AND started_at > now() - make_interval(secs => $3) AND kind <> 'dependencies')
 
 -- name: enqueue_dependencies
 -- Queue the job that resolves a version's lock (kind `dependencies`), ahead of runs of its
