@@ -68,7 +68,7 @@ class PythonRunner:
         self._max_env_bytes = max_env_bytes
         self._spares: dict[Path, asyncio.Task[execution.Process]] = {}
         self._preloads: dict[Path, str] = {}
-        # environments built here whose preload list is still to be found, and the finders
+        # environments used here whose preload list is still to be found, and the finders
         self._to_probe: set[Path] = set()
         self._probes: set[asyncio.Task[None]] = set()
         # the recent environment is held (its spare and its job use it): not evictable
@@ -127,6 +127,7 @@ class PythonRunner:
             held.release()
             python = await self._build(job)
             held = environments.InUse(env)
+        if not (env / environments.PRELOAD_FILE).exists():  # new, or its probe was cut short
             self._to_probe.add(env)
         environments.mark_used(env)
         if self._recent != self._base:
