@@ -216,7 +216,7 @@ def save_script(
         warnings=tuple(saved.get("warnings") or ()),
         error=error,
         lock=saved.get("lock") or None,
-        locks="lock" in saved,
+        locks="lock" in saved and saved.get("lock_status") != "pending",
     )
 
 

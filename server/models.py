@@ -142,6 +142,8 @@ class LeasedJob(msgspec.Struct, frozen=True, kw_only=True):
     args: dict[str, Any]
     timeout_s: int | None
     attempts: int
+    # `script`, or `dependencies`: resolve the version's lock instead of running it
+    kind: str = "script"
     retry: RetryPolicy | None = None
     retries: int = 0
     lock: str | None = None

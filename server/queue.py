@@ -125,6 +125,48 @@ async def preview_code(pool: db.Pool, *, workspace: str, job_id: models.JobId) -
     value = await pool.fetchval(db.query("get_preview_code"), workspace, job_id)
     return None if value is None else str(value)
 
+# a dependencies job is leased before any run of its tag: runs of its version wait for it
+DEPENDENCIES_PRIORITY = 1_000_000
+
+
+async def enqueue_dependencies(
+    conn: db.AnyConnection,
+    *,
+    workspace: str,
+    path: str,
+    script_hash: str,
+    language: models.Language,
+    tag: str | None,
+    created_by: str,
+) -> models.JobId:
+    """Queue the job (kind `dependencies`) that resolves the lock of `script`'s version.
+
+    Takes a connection so the save and its job commit together: a version whose lock
+    is pending always has a job on its way. It runs under the script's tag, on the
+    workers that will run the script.
+    """
+    job_id = new_job_id()
+    await conn.execute(
+        db.query("enqueue_dependencies"),
+        job_id,
+        workspace,
+        path,
+        script_hash,
+        language,
+        tag or "default",
+        DEPENDENCIES_PRIORITY,
+        created_by,
+    )
+    return job_id
+
+
+async def dependency_job_status(
+    pool: db.Pool, *, workspace: str, script_hash: str
+) -> models.JobStatus | None:
+    """`queued` or `running` while a job resolves this version's lock; None when none does."""
+    status = await pool.fetchval(db.query("dependency_job_status"), workspace, script_hash)
+    return None if status is None else msgspec.convert(status, models.JobStatus)
+
 
 def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()

@@ -4,6 +4,11 @@ A version is identified by the sha256 of its language and content, so saving
 the same script twice gives the same hash and a new content a new one; the
 path always points at the newest save. Versions are never deleted, so a job
 or a caller holding a hash can always run exactly that code.
+
+A version's lock (what its dependencies resolve to) is not computed by the
+save: the save marks it `pending` and queues a `dependencies` job in the same
+transaction; a worker resolves it and `store_lock` stores the lock or the
+resolver's message, waking the runs that wait for it on `tidemill_locked`.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from typing import Any
 
 import msgspec
 
-from server import db, errors, introspection, models, requirements, script_settings
+from server import db, errors, introspection, models, queue, requirements, script_settings
 
+LOCKED_CHANNEL = "tidemill_locked"
 PATH_RE = re.compile(r"^(u|f)/[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)+$")
 SETTING_FIELDS = script_settings.FIELDS
 
@@ -105,9 +111,9 @@ async def save(
         if getattr(new, field) is not None
     }
     hash_ = version_hash(language, new.content)
-    locked = await _lock(language, new.content)
+    planned = plan_lock(language, new.content)
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
+        saved = await conn.fetchrow(
             db.query("save_script_version"),
             workspace,
             path,
@@ -121,27 +127,76 @@ async def save(
             created_by,
             signature.result_schema,
             list(signature.warnings),
-            locked.text,
-            _lock_status(locked),
-            locked.error,
+            None,
+            planned.status,
+            planned.error,
         )
         await conn.execute(db.query("set_script_head"), workspace, path, hash_)
+        if saved is not None and saved["resolve"]:
+            await queue.enqueue_dependencies(
+                conn,
+                workspace=workspace,
+                path=path,
+                script_hash=hash_,
+                language=language,
+                tag=new.tag,
+                created_by=created_by,
+            )
     return hash_
 
 
-async def _lock(language: models.Language, content: str) -> requirements.Lock:
-    """Lock a Python version's requirements now, within `requirements.LOCK_TIMEOUT_S`.
+class PlannedLock(msgspec.Struct, frozen=True, kw_only=True):
+    """What a save knows of a version's lock before any resolver runs."""
 
-    Locking at save time keeps a run from ever resolving; a version that needs
-    nothing gets no lock, and one that cannot be resolved keeps uv's message.
+    status: models.LockStatus
+    error: str | None = None
+
+
+def plan_lock(language: models.Language, content: str) -> PlannedLock:
+    """Whether a version needs a lock, read from its text in microseconds, never resolving.
+
+    Resolving (seconds, or a minute against a slow index) is left to a `dependencies`
+    job on a worker, so a save stays fast; a version that needs nothing gets no lock,
+    and a PEP 723 block that cannot be read fails the lock at once.
     """
-    return await requirements.lock_source(language, content)
+    if language == "python3":
+        try:
+            reqs = requirements.of_python(content)
+        except requirements.InvalidMetadata as exc:
+            return PlannedLock(status="failed", error=str(exc))
+        needed = bool(reqs.packages) or reqs.requires_python is not None
+        return PlannedLock(status="pending" if needed else "none")
+    if language == "deno":
+        needed = bool(requirements.of_typescript(content).remote)
+        return PlannedLock(status="pending" if needed else "none")
+    return PlannedLock(status="none")
 
 
-def _lock_status(locked: requirements.Lock) -> models.LockStatus:
-    if locked.error is not None:
-        return "failed"
-    return "ready" if locked.text is not None else "none"
+async def store_lock(
+    pool: db.Pool, *, workspace: str, hash_: str, locked: requirements.Lock
+) -> bool:
+    """Store a resolved lock (or uv's message) on a pending version and wake its waiting runs.
+
+    False when the version was no longer pending: another resolver stored it first.
+    """
+    status: models.LockStatus = "failed" if locked.error is not None else "ready"
+    row = await pool.fetchrow(
+        db.query("store_lock"), workspace, hash_, locked.text, status, locked.error
+    )
+    return bool(row is not None and row["stored"])
+
+
+class LockState(msgspec.Struct, frozen=True, kw_only=True):
+    lock: str | None
+    lock_status: models.LockStatus
+    lock_error: str | None
+
+
+async def get_lock(pool: db.Pool, *, workspace: str, path: str, hash_: str) -> LockState:
+    row = await pool.fetchrow(db.query("get_lock"), workspace, path, hash_)
+    if row is None:
+        raise errors.NotFound(f"no script version {hash_!r} at {path!r}")
+    return msgspec.convert(dict(row.items()), LockState)
 
 
 def _script(row: Any) -> models.Script:

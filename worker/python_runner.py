@@ -8,13 +8,17 @@ from one job to the next.
 
 Spares are kept per interpreter: always one for the empty base environment,
 and one for the dependency environment used last, so a script run again and
-again with its own dependencies starts as fast as one without.
+again with its own dependencies starts as fast as one without. A dependency
+environment's spare also imports, while it waits, the standard-library modules
+its packages need (found once, in the background after its first job here), so
+a job pays only for its packages' own code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -23,6 +27,8 @@ from server import requirements
 from worker import environments, execution, runner, shim
 
 SPARE_ENV = runner.BASE_ENV | {"PYTHONUNBUFFERED": "1"}
+# uv's environment for a workspace (index settings, a private index's login), while uv runs
+UvEnviron = Callable[[str], contextlib.AbstractAsyncContextManager[dict[str, str]]]
 
 
 SCRIPT_FILE = "tidemill-script.py"  # a hyphen: no `import` statement can name it
@@ -45,27 +51,57 @@ async def _conclude(ended: execution.Ended) -> execution.Outcome:
 class PythonRunner:
     """Starts Python jobs from pre-started interpreters, one spare per interpreter."""
 
-    def __init__(self, base: Path, workdir: Path, *, envs_dir: Path) -> None:
+    def __init__(
+        self,
+        base: Path,
+        workdir: Path,
+        *,
+        envs_dir: Path,
+        uv_environ: UvEnviron | None = None,
+        max_env_bytes: int | None = None,
+    ) -> None:
         self._base = base
         self._recent = base
         self._workdir = workdir
         self._envs_dir = envs_dir
+        self._uv_environ = uv_environ
+        self._max_env_bytes = max_env_bytes
         self._spares: dict[Path, asyncio.Task[execution.Process]] = {}
+        self._preloads: dict[Path, str] = {}
+        # environments used here whose preload list is still to be found, and the finders
+        self._to_probe: set[Path] = set()
+        self._probes: set[asyncio.Task[None]] = set()
+        # the recent environment is held (its spare and its job use it): not evictable
+        self._held: environments.InUse | None = None
 
     async def _spawn(self, python: Path) -> execution.Process:
+        preload = self._preloads.get(python)
+        if preload is None:
+            preload = environments.preload_of(python)
+            if preload or python == self._base:  # not recorded yet: look again next time
+                self._preloads[python] = preload
+        extra = [preload] if preload else []
         return await execution.spawn(
-            lambda result_fd: [str(python), "-u", shim.__file__, str(result_fd)],
+            lambda result_fd: [str(python), "-u", shim.__file__, str(result_fd), *extra],
             env=SPARE_ENV,
             cwd=self._workdir,
             conclude=_conclude,
         )
 
     def warm(self) -> None:
-        """Start a spare for the base and the last used environment, where none is waiting."""
+        """Start a spare for the base and the last used environment, where none is waiting.
+
+        Also find, in the background, what a new environment's spares should preload.
+        """
         self._workdir.mkdir(parents=True, exist_ok=True)
         for python in (self._base, self._recent):
             if python not in self._spares:
                 self._spares[python] = asyncio.ensure_future(self._spawn(python))
+        for env in self._to_probe:
+            probe = asyncio.ensure_future(environments.write_preload(env))
+            self._probes.add(probe)
+            probe.add_done_callback(self._probes.discard)
+        self._to_probe.clear()
 
     async def _take_spare(self, python: Path) -> execution.Process:
         spare = self._spares.pop(python, None)
@@ -81,17 +117,41 @@ class PythonRunner:
             )
         if job.lock is None:
             return self._base
+        env = self._envs_dir / requirements.lock_hash(job.lock)
+        python = env / "bin" / "python"
+        if python == self._recent and python.exists():
+            environments.mark_used(env)
+            return python
+        held = environments.InUse(env)
+        if not python.exists():  # first use here, or evicted: build it, then hold it
+            held.release()
+            python = await self._build(job)
+            held = environments.InUse(env)
+        if not (env / environments.PRELOAD_FILE).exists():  # new, or its probe was cut short
+            self._to_probe.add(env)
+        environments.mark_used(env)
+        if self._recent != self._base:
+            await self._retire(self._recent)
+        if self._held is not None:
+            self._held.release()
+        self._held, self._recent = held, python
+        return python
+
+    async def _build(self, job: runner.Job) -> Path:
+        assert job.lock is not None
         try:
-            python = await environments.locked_python(self._envs_dir, job.lock)
+            if self._uv_environ is None:
+                return await environments.locked_python(
+                    self._envs_dir, job.lock, max_bytes=self._max_env_bytes
+                )
+            async with self._uv_environ(job.workspace) as environ:
+                return await environments.locked_python(
+                    self._envs_dir, job.lock, uv_env=environ, max_bytes=self._max_env_bytes
+                )
         except requirements.UvFailed as exc:
             raise runner.CannotStart(
                 f"the script's dependencies could not be installed:\n{exc}"
             ) from None
-        if python != self._recent:
-            if self._recent != self._base:
-                await self._retire(self._recent)
-            self._recent = python
-        return python
 
     async def _retire(self, python: Path) -> None:
         """Stop the spare of an environment no longer the most recent."""
@@ -137,5 +197,11 @@ class PythonRunner:
         raise runner.CannotStart("could not start a Python interpreter for the job")
 
     async def close(self) -> None:
+        for probe in list(self._probes):
+            probe.cancel()
+        await asyncio.gather(*self._probes, return_exceptions=True)
         for python in list(self._spares):
             await self._retire(python)
+        if self._held is not None:
+            self._held.release()
+            self._held = None

@@ -19,13 +19,27 @@ from pathlib import Path
 
 import asyncpg
 
-from server import auth, db, models, queue, settings
-from worker import bash_runner, deno_runner, environments, execution, python_runner, runner
+from server import auth, db, models, queue, requirements, scripts, settings
+from worker import (
+    bash_runner,
+    deno_runner,
+    dependencies,
+    environments,
+    execution,
+    python_runner,
+    runner,
+)
 
 log = logging.getLogger(__name__)
 
 # what a worker survives by waiting and retrying: the database going away
 TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+# how long a run waits for its version's lock: resolving is bounded (a minute per uv call)
+LOCK_WAIT_S = 3 * requirements.LOCK_TIMEOUT_S
+
+
+class Canceled(Exception):
+    """The job was canceled before it started."""
 
 
 class Worker:
@@ -49,12 +63,20 @@ class Worker:
         self._listener: db.Connection | None = None
         self._current: models.JobId | None = None
         self._canceled = asyncio.Event()
+        self._locked = asyncio.Event()
+        self.lock_wait_s = LOCK_WAIT_S
+        self._uv = dependencies.UvSettings(config, pool)
         self._python = python_runner.PythonRunner(
-            environments.base_python(config.envs_dir), config.jobs_dir, envs_dir=config.envs_dir
+            environments.base_python(config.envs_dir),
+            config.jobs_dir,
+            envs_dir=config.envs_dir,
+            uv_environ=self._uv.environ,
+            max_env_bytes=config.env_cache_max_mb * 1024 * 1024,
         )
+        self._deno = deno_runner.DenoRunner(config.home)
         self._runners: dict[models.Language, runner.Runner] = {
             "python3": self._python,
-            "deno": deno_runner.DenoRunner(config.home),
+            "deno": self._deno,
             "bash": bash_runner.BashRunner(),
         }
 
@@ -63,6 +85,9 @@ class Worker:
     def _on_queued(self, _c: object, _pid: int, _channel: str, tag: object) -> None:
         if tag in self.tags:
             self._wake.set()
+
+    def _on_locked(self, _c: object, _pid: int, _channel: str, _hash: object) -> None:
+        self._locked.set()
 
     def _on_cancel(self, _c: object, _pid: int, _channel: str, job_id: object) -> None:
         if self._current is not None and str(self._current) == job_id:
@@ -75,6 +100,7 @@ class Worker:
             conn = await db.connect(self.dsn)
             await conn.add_listener(queue.QUEUED_CHANNEL, self._on_queued)
             await conn.add_listener(queue.CANCEL_CHANNEL, self._on_cancel)
+            await conn.add_listener(scripts.LOCKED_CHANNEL, self._on_locked)
         except TRANSIENT as exc:
             log.warning("worker %s: cannot listen (%s); polling", self.name, exc)
             return
@@ -180,7 +206,11 @@ class Worker:
 
     async def _run_in(self, workdir: Path, job: models.LeasedJob, token: str) -> None:
         """Start the job with its language's runner, supervise it, record how it ended."""
+        if job.kind == "dependencies":
+            await self._record(job, await self._resolve_job(job), "")
+            return
         try:
+            lock = await self._lock_of(job)
             process = await self._runners[job.language].start(
                 runner.Job(
                     script_path=job.script_path,
@@ -189,10 +219,15 @@ class Worker:
                     args=job.args,
                     env=self._script_env(job, token),
                     workdir=workdir,
-                    lock=job.lock,
-                    lock_error=job.lock_error,
+                    lock=lock.lock,
+                    lock_error=lock.lock_error,
+                    workspace=job.workspace,
                 )
             )
+        except Canceled:
+            error = models.JobError(name="Canceled", message="the job was canceled")
+            await self._record(job, execution.Outcome(status="canceled", error=error), "")
+            return
         except (runner.CannotStart, OSError) as exc:
             error = models.JobError(name="CannotStart", message=str(exc))
             await self._record(job, execution.Outcome(status="failure", error=error), "")
@@ -211,6 +246,85 @@ class Worker:
             await self._record(job, outcome, logs.take())
         finally:
             await execution.reap(process)
+
+    # -- dependencies ----------------------------------------------------------
+
+    async def _resolve(self, job: models.LeasedJob) -> requirements.Lock:
+        """Resolve the version's lock here and store it (unless another resolver did first)."""
+        try:
+            if job.language == "deno":
+                locked = await self._deno.lock(job.content)
+            else:
+                reqs = requirements.of_python(job.content)
+                async with self._uv.environ(job.workspace) as environ:
+                    locked = await requirements.lock(reqs, env=environ)
+        except (requirements.InvalidMetadata, requirements.UvFailed) as exc:
+            locked = requirements.Lock(error=str(exc))
+        except OSError as exc:  # the resolver itself is missing (no Deno, no uv): say so
+            locked = requirements.Lock(error=f"the resolver could not start: {exc}")
+        await scripts.store_lock(
+            self.pool, workspace=job.workspace, hash_=job.script_hash, locked=locked
+        )
+        return locked
+
+    async def _resolve_job(self, job: models.LeasedJob) -> execution.Outcome:
+        """A `dependencies` job: the lock as its result, or the resolver's message as its error."""
+        if job.lock_status == "pending":
+            locked = await self._resolve(job)
+        else:  # a run found nobody resolving it and did it itself
+            locked = requirements.Lock(text=job.lock, error=job.lock_error)
+        if locked.error is not None:
+            return execution.Outcome(status="failure", error=dependencies.job_error(locked.error))
+        return execution.Outcome(status="success", result={"lock": locked.text})
+
+    async def _lock_of(self, job: models.LeasedJob) -> scripts.LockState:
+        """The version's lock; while it is pending, wait for its resolver (bounded).
+
+        Woken by `tidemill_locked`, with a poll as fallback. A version whose resolving
+        job is gone (given up after its worker died) is resolved here, so it never hangs.
+
+        Raises:
+            runner.CannotStart: Still pending after `lock_wait_s` (or the job's timeout).
+            Canceled: The job was canceled while it waited.
+        """
+        state = scripts.LockState(
+            lock=job.lock, lock_status=job.lock_status, lock_error=job.lock_error
+        )
+        bound = min(job.timeout_s or self.config.default_timeout_s, self.lock_wait_s)
+        deadline = asyncio.get_running_loop().time() + bound
+        while state.lock_status == "pending":
+            self._locked.clear()
+            resolver = await queue.dependency_job_status(
+                self.pool, workspace=job.workspace, script_hash=job.script_hash
+            )
+            state = await scripts.get_lock(
+                self.pool, workspace=job.workspace, path=job.script_path, hash_=job.script_hash
+            )
+            if state.lock_status != "pending":
+                break
+            if resolver is None:
+                await self._resolve(job)
+                continue
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise runner.CannotStart(
+                    f"the script's dependencies were still being resolved after {bound:g} s "
+                    f"(its `dependencies` job is {resolver})"
+                )
+            waits = [
+                asyncio.ensure_future(self._locked.wait()),
+                asyncio.ensure_future(self._canceled.wait()),
+            ]
+            await asyncio.wait(
+                waits,
+                timeout=min(self.config.poll_s, remaining),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for task in waits:
+                task.cancel()
+            if self._canceled.is_set():
+                raise Canceled
+        return state
 
     async def _record(
         self, job: models.LeasedJob, outcome: execution.Outcome, last_log: str

@@ -22,6 +22,7 @@ job's logs; then one JSON document, `{"ok": true, "result": ...}` or
 end is RESULT_FD.
 """
 
+import contextlib  # loaded by `typing` anyway: free
 import json
 import os
 import sys
@@ -380,8 +381,23 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": _error(exc)}
 
 
+def _preload(names: str) -> None:
+    """Import the standard-library modules the environment's packages use, while idle.
+
+    Only the standard library: its imports have no side effects a job could notice,
+    unlike a third-party package reading the job's variables at import time.
+    """
+    for name in names.split(","):
+        if name.split(".", 1)[0] in sys.stdlib_module_names:
+            # a module that fails here is the job's to meet, in its own words
+            with contextlib.suppress(Exception):
+                __import__(name)
+
+
 def main() -> None:
     result_fd = int(sys.argv[1])
+    if len(sys.argv) > 2:
+        _preload(sys.argv[2])
     job = json.loads(sys.stdin.readline())
     os.chdir(job["cwd"])
     os.environ.update(job["env"])

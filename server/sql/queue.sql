@@ -47,6 +47,10 @@ WITH next AS (
 )
 SELECT l.id, l.workspace, l.script_path, l.script_hash, l.language, l.args, l.timeout_s,
        l.attempts, l.retry, l.retries, code.content, code.lock, code.lock_status, code.lock_error
+
+SELECT l.id, l.workspace, l.kind, l.script_path, l.script_hash, l.language, l.args,
+       l.timeout_s, l.attempts, l.retry, l.retries, v.content, v.lock, v.lock_status,
+       v.lock_error
 FROM leased l
 JOIN LATERAL (
     SELECT v.content, v.lock, v.lock_status, v.lock_error FROM script_versions v
@@ -310,9 +314,11 @@ SELECT pg_advisory_xact_lock(hashtext($1))
 
 -- name: script_runs_in_window
 -- Runs of a script that count against its limit: running now, or started within the
--- window. $1 workspace, $2 script_path, $3 window (s) or NULL.
+-- window (resolving its dependencies is not a run). $1 workspace, $2 script_path,
+-- $3 window (s) or NULL.
 SELECT (SELECT count(*) FROM queue
-        WHERE workspace = $1 AND script_path = $2 AND status = 'running')
+        WHERE workspace = $1 AND script_path = $2 AND status = 'running'
+          AND kind <> 'dependencies')
      + (SELECT count(*) FROM completed
         WHERE $3::integer IS NOT NULL AND workspace = $1 AND script_path = $2
           AND started_at > now() - make_interval(secs => $3))
@@ -344,3 +350,25 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 -- name: get_preview_code
 -- The code a preview job ran. $1 workspace, $2 job id.
 SELECT content FROM job_previews WHERE workspace = $1 AND job_id = $2
+
+          AND started_at > now() - make_interval(secs => $3) AND kind <> 'dependencies')
+
+-- name: enqueue_dependencies
+-- Queue the job that resolves a version's lock (kind `dependencies`), ahead of runs of its
+-- tag, and wake the workers. $1 id, $2 workspace, $3 script_path, $4 script_hash,
+-- $5 language, $6 tag, $7 priority, $8 created_by.
+WITH job AS (
+    INSERT INTO queue (id, workspace, kind, script_path, script_hash, language, tag, priority,
+                       created_by)
+    VALUES ($1, $2, 'dependencies', $3, $4, $5, $6, $7, $8)
+    RETURNING tag
+)
+SELECT pg_notify('tidemill_queued', tag) FROM job
+
+-- name: dependency_job_status
+-- Whether a job resolving this version's lock is waiting or running (NULL: none).
+-- $1 workspace, $2 script_hash.
+SELECT status FROM queue
+WHERE workspace = $1 AND script_hash = $2 AND kind = 'dependencies'
+ORDER BY status = 'running' DESC
+LIMIT 1
