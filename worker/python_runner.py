@@ -20,7 +20,7 @@ from pathlib import Path
 import msgspec
 
 from server import requirements
-from worker import environments, execution, runner, shim
+from worker import environments, execution, runner, sandbox, shim
 
 SPARE_ENV = runner.BASE_ENV | {"PYTHONUNBUFFERED": "1"}
 
@@ -45,19 +45,29 @@ async def _conclude(ended: execution.Ended) -> execution.Outcome:
 class PythonRunner:
     """Starts Python jobs from pre-started interpreters, one spare per interpreter."""
 
-    def __init__(self, base: Path, workdir: Path, *, envs_dir: Path) -> None:
+    def __init__(
+        self, base: Path, workdir: Path, *, envs_dir: Path, user: sandbox.JobUser | None = None
+    ) -> None:
         self._base = base
         self._recent = base
         self._workdir = workdir
         self._envs_dir = envs_dir
+        self._user = user
+        self._exposed: set[Path] = set()
         self._spares: dict[Path, asyncio.Task[execution.Process]] = {}
+        if user is not None:
+            sandbox.expose(Path(shim.__file__))
 
     async def _spawn(self, python: Path) -> execution.Process:
+        if self._user is not None and python not in self._exposed:
+            sandbox.expose(python)  # the job user runs it: it must reach the interpreter
+            self._exposed.add(python)
         return await execution.spawn(
             lambda result_fd: [str(python), "-u", shim.__file__, str(result_fd)],
             env=SPARE_ENV,
             cwd=self._workdir,
             conclude=_conclude,
+            run_as=None if self._user is None else self._user.spawn_options(),
         )
 
     def warm(self) -> None:

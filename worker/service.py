@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -19,8 +20,17 @@ from pathlib import Path
 
 import asyncpg
 
-from server import auth, db, models, queue, settings
-from worker import bash_runner, deno_runner, environments, execution, python_runner, runner
+from server import auth, db, errors, models, queue, references, secrets, settings
+from worker import (
+    bash_runner,
+    deno_runner,
+    environments,
+    execution,
+    masking,
+    python_runner,
+    runner,
+    sandbox,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +59,26 @@ class Worker:
         self._listener: db.Connection | None = None
         self._current: models.JobId | None = None
         self._canceled = asyncio.Event()
+        # as root, jobs run as a user of their own (see worker.sandbox)
+        self.user = sandbox.job_user()
+        if self.user is not None:
+            sandbox.prepare_jobs_dir(config.jobs_dir)
         self._python = python_runner.PythonRunner(
-            environments.base_python(config.envs_dir), config.jobs_dir, envs_dir=config.envs_dir
+            environments.base_python(config.envs_dir),
+            config.jobs_dir,
+            envs_dir=config.envs_dir,
+            user=self.user,
         )
         self._runners: dict[models.Language, runner.Runner] = {
             "python3": self._python,
-            "deno": deno_runner.DenoRunner(config.home),
-            "bash": bash_runner.BashRunner(),
+            "deno": deno_runner.DenoRunner(config.home, self.user),
+            "bash": bash_runner.BashRunner(self.user),
         }
+
+    @functools.cached_property
+    def _vault(self) -> secrets.Vault:
+        """The master key, read only once a job needs a secret (most never do)."""
+        return secrets.Vault(secrets.master_key(self.config))
 
     # -- notifications -------------------------------------------------------
 
@@ -165,6 +187,7 @@ class Worker:
             "WORKSPACE": job.workspace,
             "JOB_ID": str(job.id),
             "JOB_PATH": job.script_path,
+            "STATE_PATH": state_path(job),
         }
         env = {f"WM_{k}": v for k, v in values.items()}
         env |= {f"TIDEMILL_{k}": v for k, v in values.items()}
@@ -172,21 +195,63 @@ class Worker:
 
     async def _run(self, job: models.LeasedJob, token: str) -> None:
         workdir = self.config.jobs_dir / str(job.id)
-        workdir.mkdir(parents=True, exist_ok=True)
+        sandbox.job_dir(workdir, self.user)
         try:
             await self._run_in(workdir, job, token)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    async def _resolve(self, job: models.LeasedJob) -> references.Resolved:
+        """The job's arguments with `$var:`/`$res:` read as the user who started it."""
+        if not references.has_references(job.args):
+            return references.Resolved(args=job.args, secrets=[])
+        return await references.resolve_args(
+            self.pool,
+            self._vault,
+            workspace=job.workspace,
+            username=job.created_by,
+            job_id=job.id,
+            args=job.args,
+        )
+
+    async def _flush(self, job: models.LeasedJob, masker: masking.Masker, text: str) -> None:
+        """Store a chunk of logs, masking the secrets the job has read so far."""
+        await self._learn_secrets(job, masker)
+        if masked := masker.feed(text):
+            await queue.append_log(self.pool, job.id, masked)
+
+    async def _learn_secrets(self, job: models.LeasedJob, masker: masking.Masker) -> None:
+        """Add the secret variables the script read with its token since the last look.
+
+        The read was recorded before the API answered the script, so before the
+        script could print the value: looking when a chunk is stored is enough.
+        """
+        masker.add(
+            await references.secrets_read_by_job(
+                self.pool,
+                self._vault,
+                workspace=job.workspace,
+                job_id=job.id,
+                known=masker.paths,
+            )
+        )
+
     async def _run_in(self, workdir: Path, job: models.LeasedJob, token: str) -> None:
         """Start the job with its language's runner, supervise it, record how it ended."""
+        try:
+            resolved = await self._resolve(job)
+        except errors.TidemillError as exc:
+            error = models.JobError(name="InvalidArgument", message=str(exc))
+            await self._record(job, execution.Outcome(status="failure", error=error), "")
+            return
+        masker = masking.Masker(resolved.secrets)
         try:
             process = await self._runners[job.language].start(
                 runner.Job(
                     script_path=job.script_path,
                     script_hash=job.script_hash,
                     content=job.content,
-                    args=job.args,
+                    args=resolved.args,
                     env=self._script_env(job, token),
                     workdir=workdir,
                     lock=job.lock,
@@ -202,13 +267,15 @@ class Worker:
             outcome = await execution.supervise(
                 process,
                 logs=logs,
-                flush=lambda text: queue.append_log(self.pool, job.id, text),
+                flush=functools.partial(self._flush, job, masker),
                 timeout_s=min(
                     job.timeout_s or self.config.default_timeout_s, self.config.max_timeout_s
                 ),
                 canceled=self._canceled,
             )
-            await self._record(job, outcome, logs.take())
+            await self._learn_secrets(job, masker)
+            last_log = masker.feed(logs.take(), final=True)
+            await self._record(job, _masked(outcome, masker), last_log)
         finally:
             await execution.reap(process)
 
@@ -253,6 +320,27 @@ class Worker:
             if not kept:
                 log.warning("job %s was given up as lost before it ended here", job.id)
             return
+
+
+def state_path(job: models.LeasedJob) -> str:
+    """`WM_STATE_PATH`: the resource `wmill.get_state`/`set_state` use, one per script and
+    trigger (as Windmill's): `<script path>/user` for runs, `.../schedule_<name>` for a
+    schedule's, so a schedule's state is not mixed with manual runs'."""
+    if job.schedule_path:
+        return f"{job.script_path}/schedule_{job.schedule_path.rsplit('/', 1)[-1]}"
+    return f"{job.script_path}/user"
+
+
+def _masked(outcome: execution.Outcome, masker: masking.Masker) -> execution.Outcome:
+    """The outcome with secrets masked in its error, which quotes the job's last output."""
+    if outcome.error is None:
+        return outcome
+    error = models.JobError(
+        name=outcome.error.name,
+        message=masker.redact(outcome.error.message),
+        stack=masker.redact(outcome.error.stack),
+    )
+    return execution.Outcome(status=outcome.status, result=outcome.result, error=error)
 
 
 async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:

@@ -41,7 +41,30 @@ ORDER BY created_at DESC
 DELETE FROM tokens WHERE username = $1 AND prefix = $2 AND job_id IS NULL RETURNING prefix
 
 -- name: token_principal
--- Who a token speaks for, if it exists and has not expired. $1 token_hash.
-SELECT u.username, u.role, t.scopes, t.workspace, t.job_id
+-- Who a token speaks for, if it exists and has not expired, with the user's groups and
+-- folder grants in the workspace the request names (else the token's). $1 token_hash,
+-- $2 workspace or NULL.
+SELECT u.username, u.role, t.scopes, t.workspace, t.job_id,
+       tidemill_grantees(u.username, coalesce($2, t.workspace)) AS grantees,
+       tidemill_folder_access(u.username, coalesce($2, t.workspace)) AS folders
 FROM tokens t JOIN users u USING (username)
 WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > now())
+
+-- name: user_principal
+-- A user as a principal in a workspace, with its groups and folder grants (the worker
+-- reads a job's `$var:` arguments as the user who started the job). $1 username,
+-- $2 workspace.
+SELECT u.username, u.role, NULL::text[] AS scopes, $2::text AS workspace, NULL::uuid AS job_id,
+       tidemill_grantees(u.username, $2) AS grantees,
+       tidemill_folder_access(u.username, $2) AS folders
+FROM users u WHERE u.username = $1
+
+-- name: record_job_secret_read
+-- Note that a job read a secret variable (its logs will mask the value). $1 job id, $2 path.
+UPDATE tokens SET secret_reads = array_append(secret_reads, $2)
+WHERE job_id = $1 AND NOT $2 = ANY(secret_reads)
+
+-- name: job_secret_reads
+-- The secret variables a running job has read through the API. $1 job id.
+SELECT coalesce(array_agg(DISTINCT r), '{}') FROM tokens, unnest(secret_reads) r
+WHERE job_id = $1

@@ -1,0 +1,97 @@
+"""`$var:path` and `$res:path` in a job's arguments, and the secrets a job may print.
+
+The stored job keeps the reference (`"$var:f/db/password"`), never the value:
+the worker resolves the references when it starts the job, reading them as the
+user who started it (`auth.user_principal`), so a job can reach nothing its
+starter could not. What it resolves from secret variables, and the secret
+variables the script reads itself with its job token (recorded on the token by
+`auth.record_job_secret_read`), are what the worker masks in the job's logs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from server import audit, auth, db, errors, models, resources, secrets, variables
+
+MARKERS = (b'"$var:', b'"$res:')
+
+
+class Resolved(msgspec.Struct, frozen=True, kw_only=True):
+    """A job's arguments with their references replaced, and the secret values among them."""
+
+    args: dict[str, Any]
+    secrets: list[str]
+
+
+def has_references(args: dict[str, Any]) -> bool:
+    """Whether any string in the arguments, however nested, starts a reference (one encode)."""
+    encoded = msgspec.json.encode(args)
+    return any(marker in encoded for marker in MARKERS)
+
+
+async def resolve_args(
+    pool: db.Pool,
+    vault: secrets.Vault,
+    *,
+    workspace: str,
+    username: str,
+    job_id: models.JobId,
+    args: dict[str, Any],
+) -> Resolved:
+    """Replace the references in `args` as `username` may read them.
+
+    Raises:
+        errors.Forbidden: The starter may not read a referenced path.
+        errors.NotFound: A referenced variable or resource does not exist.
+    """
+    if not has_references(args):
+        return Resolved(args=args, secrets=[])
+    who = await auth.user_principal(pool, username, workspace)
+    found: list[str] = []
+
+    async def read_variable(path: str) -> str:
+        auth.require_read(who, path)
+        value, is_secret = await variables.reveal(pool, vault, workspace=workspace, path=path)
+        if is_secret:
+            found.append(value)
+            await audit.record(
+                pool, who, "variables.read_secret", path, workspace=workspace, job_id=str(job_id)
+            )
+        return value
+
+    async def read_resource(path: str) -> Any:
+        auth.require_read(who, path)
+        return await resources.get_value(pool, vault, workspace=workspace, path=path)
+
+    resolved = await resources.resolve_references(
+        args, read_variable=read_variable, read_resource=read_resource
+    )
+    return Resolved(args=resolved, secrets=found)
+
+
+async def secrets_read_by_job(
+    pool: db.Pool,
+    vault: secrets.Vault,
+    *,
+    workspace: str,
+    job_id: models.JobId,
+    known: set[str],
+) -> list[str]:
+    """The values of the secret variables the job read through the API since `known`.
+
+    `known` (paths) is updated, so each value is decrypted once per job.
+    """
+    values = []
+    for path in await auth.job_secret_reads(pool, job_id):
+        if path in known:
+            continue
+        known.add(path)
+        try:
+            value, _ = await variables.reveal(pool, vault, workspace=workspace, path=path)
+        except errors.NotFound:  # deleted since: the value the job got is gone from here too
+            continue
+        values.append(value)
+    return values
