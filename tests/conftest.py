@@ -97,6 +97,21 @@ def config(tmp_path: Path) -> settings.Settings:
 
 
 @pytest.fixture
+def shared_dir(tmp_path: Path) -> Path:
+    """A folder the test and its jobs both write: a root worker runs jobs as another user
+    (worker.sandbox), who may not enter pytest's private tmp_path. A file several jobs
+    append to is made first, mode 0666: each worker's jobs run as a user of their own."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o777)  # not sticky: jobs of different workers append to one file
+    for parent in folder.parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
+    return folder
+
+
+@pytest.fixture
 async def pool(dsn: str, config: settings.Settings) -> AsyncIterator[db.Pool]:
     pool = await db.create_pool(dsn, min_size=1, max_size=5)
     await bootstrap.ensure(pool, config)

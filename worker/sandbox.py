@@ -86,9 +86,12 @@ def job_user() -> JobUser | None:
 def allow_traverse(path: Path) -> None:
     """Give others the execute bit (only) on each folder above `path`, where it lacks it."""
     for folder in path.parents:
-        mode = folder.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            folder.chmod(mode | stat.S_IXOTH)
+        try:
+            mode = folder.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                folder.chmod(mode | stat.S_IXOTH)
+        except FileNotFoundError:  # a missing program fails when it is run, naming itself
+            continue
 
 
 def expose(path: Path) -> None:
