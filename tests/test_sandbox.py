@@ -88,7 +88,8 @@ async def test_a_script_runs_unprivileged_and_cannot_read_the_worker_secrets(
     unexpected = {
         name
         for name in env
-        if name not in allowed and not name.startswith(("WM_", "TIDEMILL_"))
+        if name not in allowed
+        and not name.startswith(("WM_", "TIDEMILL_"))
         # Python itself may set these in its own process
         and name not in {"LC_CTYPE"}
     }
