@@ -32,6 +32,33 @@ def has_references(args: dict[str, Any]) -> bool:
     return any(marker in encoded for marker in MARKERS)
 
 
+def paths_in(value: Any) -> list[str]:
+    """The paths the references in a value name (`$var:` and `$res:` alike), however nested."""
+    if isinstance(value, str):
+        for prefix in ("$var:", "$res:"):
+            if value.startswith(prefix):
+                return [value.removeprefix(prefix)]
+        return []
+    if isinstance(value, dict):
+        return [path for item in value.values() for path in paths_in(item)]
+    if isinstance(value, list):
+        return [path for item in value for path in paths_in(item)]
+    return []
+
+
+def check_caller(who: models.Principal, args: dict[str, Any]) -> None:
+    """The caller queueing a job may read what its references name, with its token's scopes.
+
+    The worker reads them later with the user's rights alone, which a narrowly scoped
+    token (a webhook's `run:f/x/y`) must not widen.
+    """
+    if not has_references(args):
+        return
+    for path in paths_in(args):
+        auth.require_read(who, path)
+        auth.require_scope(who, f"read:{path}")
+
+
 async def resolve_args(
     pool: db.Pool,
     vault: secrets.Vault,

@@ -113,7 +113,8 @@ async def test_no_table_holds_a_secret_in_clear(
     await save(client, "f/sec/uses", USES_ARGS)
     args = {"pw": "$var:f/cfg/pw", "db": "$res:f/cfg/db"}
     job_id = (await client.post("/api/w/main/jobs/run/p/f/sec/uses", json=args)).text
-    assert (await wait_completed(client, job_id))["success"] is True
+    done = await wait_completed(client, job_id)
+    assert done["success"] is True, done
     await client.post(
         "/api/w/main/resources/create",
         json={"path": "f/cfg/literal", "value": {"api_key": "RESOURCE-LITERAL-NEEDLE-91"}},
@@ -158,3 +159,38 @@ def test_masking_learns_secrets_while_running() -> None:
     assert masker.feed("before TOKEN-XYZ ") == "before TOKEN-XYZ "
     masker.add(["TOKEN-XYZ", "multi\nline-secret"])
     assert masker.feed("after TOKEN-XYZ and line-secret", final=True) == "after ***** and *****"
+
+
+async def test_references_cannot_widen_a_scoped_token_or_a_public_route(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_secrets(client)
+    await save(client, "f/sec/echo", "def main(pw: str):\n    return pw\n")
+    scoped = (
+        await client.post("/api/users/tokens/create", json={"scopes": ["run:f/sec/echo"]})
+    ).text
+    headers = {"Authorization": f"Bearer {scoped}"}
+    plain = await client.post(
+        "/api/w/main/jobs/run/p/f/sec/echo", json={"pw": "x"}, headers=headers
+    )
+    assert plain.status_code == 201
+    widened = await client.post(
+        "/api/w/main/jobs/run/p/f/sec/echo", json={"pw": "$var:f/cfg/pw"}, headers=headers
+    )
+    assert widened.status_code == 403
+    assert "read:f/cfg/pw" in widened.text
+
+    route = await client.post(
+        "/api/w/main/http_triggers/create",
+        json={
+            "path": "f/sec/public_echo",
+            "route_path": "sec/echo",
+            "http_method": "post",
+            "script_path": "f/sec/echo",
+            "authentication": "none",
+        },
+    )
+    assert route.status_code == 201, route.text
+    public = await client.post("/api/r/sec/echo?async=true", json={"pw": "$var:f/cfg/pw"})
+    assert public.status_code == 422
+    assert SECRET not in public.text
