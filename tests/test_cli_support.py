@@ -9,6 +9,7 @@ script paths, so they do not see each other's work.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +22,14 @@ import httpx
 from typer.testing import CliRunner, Result
 
 from cli import main
-from tests.conftest import ADMIN_TOKEN, Processes, free_port, wait_healthy, with_database
+from tests.conftest import (
+    ADMIN_TOKEN,
+    Processes,
+    free_port,
+    reachable_dir,
+    wait_healthy,
+    with_database,
+)
 
 ADMIN_PASSWORD = "admin-password-for-cli-tests"
 
@@ -70,12 +78,13 @@ def start_live(pg_server: str, template_db: str, tmp: Path) -> Iterator[Live]:
             await conn.close()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
+    home = reachable_dir()  # the worker's jobs run as another user, who must reach it
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp),
         "TIDEMILL_DATABASE_URL": with_database(pg_server, name),
-        "TIDEMILL_HOME": str(tmp / "home"),
+        "TIDEMILL_HOME": str(home / "home"),
         "TIDEMILL_ADMIN_TOKEN": ADMIN_TOKEN,
         "TIDEMILL_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "TIDEMILL_PORT": str(port),
@@ -104,6 +113,7 @@ def start_live(pg_server: str, template_db: str, tmp: Path) -> Iterator[Live]:
     finally:
         running.stop_all()
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def wait_for(predicate: Any, timeout_s: float = 30, every_s: float = 0.1) -> Any:

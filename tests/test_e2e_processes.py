@@ -86,8 +86,8 @@ async def test_workers_race_and_each_job_runs_exactly_once(
 
         await wait_for(all_done, timeout_s=60)
         workers = (await client.get("/api/workers/list")).json()
-    rows = await pool.fetch("SELECT id::text, status, attempts, worker FROM completed")
-    assert {r["status"] for r in rows} == {"success"}
+    rows = await pool.fetch("SELECT id::text, status, attempts, worker, error FROM completed")
+    assert {r["status"] for r in rows} == {"success"}, [r["error"] for r in rows if r["error"]]
     assert {r["attempts"] for r in rows} == {1}
     ran = log.read_text().split()
     assert sorted(ran) == sorted(ids)  # every job ran, and none twice

@@ -50,6 +50,11 @@ async def test_a_created_folder_is_restricted_to_its_grantees(client: httpx.Asyn
         assert (await bob.get("/api/w/main/variables/list")).json() == []
         assert (await bob.get("/api/w/main/scripts/get/p/f/team/job")).status_code == 403
         assert (await bob.post("/api/w/main/jobs/run/p/f/team/job", json={})).status_code == 403
+        team_run = (await alice.post("/api/w/main/jobs/run/p/f/team/job", json={})).text
+        assert (await bob.get(f"/api/w/main/jobs_u/get/{team_run}")).status_code == 403
+        assert (await bob.get(f"/api/w/main/jobs_u/get_logs/{team_run}")).status_code == 403
+        assert (await bob.get("/api/w/main/jobs/list")).json() == []
+        assert len((await alice.get("/api/w/main/jobs/list")).json()) == 1
         denied = await bob.post(
             "/api/w/main/variables/create", json={"path": "f/team/x", "value": "1"}
         )
