@@ -99,23 +99,12 @@ async def resolve_args(
     return Resolved(args=resolved, secrets=found)
 
 
-async def secrets_read_by_job(
-    pool: db.Pool,
-    vault: secrets.Vault,
-    *,
-    workspace: str,
-    job_id: models.JobId,
-    known: set[str],
+async def secret_values(
+    pool: db.Pool, vault: secrets.Vault, *, workspace: str, paths: list[str]
 ) -> list[str]:
-    """The values of the secret variables the job read through the API since `known`.
-
-    `known` (paths) is updated, so each value is decrypted once per job.
-    """
+    """The values of these secret variables (those deleted since are skipped)."""
     values = []
-    for path in await auth.job_secret_reads(pool, job_id):
-        if path in known:
-            continue
-        known.add(path)
+    for path in paths:
         try:
             value, _ = await variables.reveal(pool, vault, workspace=workspace, path=path)
         except errors.NotFound:  # deleted since: the value the job got is gone from here too

@@ -194,3 +194,12 @@ async def test_references_cannot_widen_a_scoped_token_or_a_public_route(
     public = await client.post("/api/r/sec/echo?async=true", json={"pw": "$var:f/cfg/pw"})
     assert public.status_code == 422
     assert SECRET not in public.text
+
+
+def test_output_is_withheld_when_its_secrets_cannot_be_learned() -> None:
+    masker = masking.Masker()
+    assert masker.feed("early output ") == "early output "
+    masker.withhold("no master key")
+    note = masker.feed("the secret is TOKEN-XYZ")
+    assert "withheld: no master key" in note and "TOKEN-XYZ" not in note
+    assert masker.feed("more TOKEN-XYZ", final=True) == ""

@@ -96,7 +96,7 @@ class DenoRunner:
             sandbox.expose(Path(binary))
             sandbox.expose(SHIM)
             self._scripts.mkdir(parents=True, exist_ok=True)
-            sandbox.allow_traverse(self._scripts / "x")
+            sandbox.expose(self._scripts)  # Deno reads the stored scripts as the job user
             sandbox.share_with_jobs(self._deno_dir, self._user)
         return binary
 

@@ -26,7 +26,14 @@ class Masker:
         self._carry = ""
         # paths of the variables already known, for whoever adds values by path
         self.paths: set[str] = set()
+        self._withheld: str | None = None
         self.add(values)
+
+    def withhold(self, reason: str) -> None:
+        """From now on hand out no output, only a note saying why, once: a secret the job
+        read could not be learned, so nothing it prints can be known to be safe."""
+        if self._withheld is None:
+            self._withheld = f"\n[the rest of the output is withheld: {reason}]\n"
 
     def add(self, values: Iterable[str]) -> None:
         """Mask these values too, from the text not yet handed out."""
@@ -44,6 +51,9 @@ class Masker:
 
     def feed(self, text: str, *, final: bool = False) -> str:
         """The next chunk of logs, masked; may hold back its end until the next chunk."""
+        if self._withheld is not None:
+            note, self._withheld = self._withheld, ""
+            return note
         text = self.redact(self._carry + text)
         self._carry = ""
         if final or not self._secrets:

@@ -77,7 +77,17 @@ class Worker:
 
     @functools.cached_property
     def _vault(self) -> secrets.Vault:
-        """The master key, read only once a job needs a secret (most never do)."""
+        """The master key, read only once a job needs a secret (most never do).
+
+        Never made here: a worker on a machine of its own must be given the server's key
+        (`TIDEMILL_SECRET_KEY`), not invent one that decrypts nothing.
+        """
+        key_file = self.config.home / secrets.KEY_FILE
+        if not self.config.secret_key and not key_file.exists():
+            raise errors.Unavailable(
+                f"this worker has no master key to read secrets with: set TIDEMILL_SECRET_KEY "
+                f"(or share {key_file}) as on the server"
+            )
         return secrets.Vault(secrets.master_key(self.config))
 
     # -- notifications -------------------------------------------------------
@@ -226,15 +236,19 @@ class Worker:
         The read was recorded before the API answered the script, so before the
         script could print the value: looking when a chunk is stored is enough.
         """
-        masker.add(
-            await references.secrets_read_by_job(
-                self.pool,
-                self._vault,
-                workspace=job.workspace,
-                job_id=job.id,
-                known=masker.paths,
-            )
-        )
+        try:
+            paths = await auth.job_secret_reads(self.pool, job.id)
+            new = [path for path in paths if path not in masker.paths]
+            if new:
+                values = await references.secret_values(
+                    self.pool, self._vault, workspace=job.workspace, paths=new
+                )
+                masker.add(values)
+                masker.paths.update(new)
+        except (*TRANSIENT, errors.TidemillError) as exc:
+            # what cannot be masked is not stored: the job's output is withheld, not leaked
+            log.warning("job %s: cannot learn the secrets it read (%s)", job.id, exc)
+            masker.withhold(f"its secrets cannot be masked: {exc}")
 
     async def _run_in(self, workdir: Path, job: models.LeasedJob, token: str) -> None:
         """Start the job with its language's runner, supervise it, record how it ended."""
