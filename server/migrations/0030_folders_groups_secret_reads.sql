@@ -34,25 +34,4 @@ CREATE TABLE group_members (
 );
 CREATE INDEX group_members_user ON group_members (username, workspace);
 
--- Who a user is in a workspace's grants: `u/<name>` and `g/<group>` for each group.
-CREATE FUNCTION tidemill_grantees(who text, ws text) RETURNS text[] LANGUAGE sql STABLE AS $$
-    SELECT ARRAY['u/' || who] || ARRAY(
-        SELECT 'g/' || group_name FROM group_members WHERE username = who AND workspace = ws
-    )
-$$;
-
--- Every restricted folder of a workspace with what the user may do in it:
--- {"<folder>": "write" | "read" | "none"}. Folders without a row are not listed (shared).
-CREATE FUNCTION tidemill_folder_access(who text, ws text) RETURNS jsonb LANGUAGE sql STABLE AS $$
-    SELECT coalesce(jsonb_object_agg(f.name, CASE
-        WHEN f.owners && g.keys OR EXISTS (
-            SELECT 1 FROM jsonb_each(f.extra_perms) p
-            WHERE p.key = ANY(g.keys) AND p.value = 'true'::jsonb
-        ) THEN 'write'
-        WHEN f.extra_perms ?| g.keys THEN 'read'
-        ELSE 'none' END), '{}'::jsonb)
-    FROM folders f, (SELECT tidemill_grantees(who, ws) AS keys) g
-    WHERE f.workspace = ws
-$$;
-
 ALTER TABLE tokens ADD COLUMN secret_reads text[] NOT NULL DEFAULT '{}';
