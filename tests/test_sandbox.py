@@ -61,7 +61,17 @@ async def test_a_script_runs_unprivileged_and_cannot_read_the_worker_secrets(
     worker: service.Worker,
     config: settings.Settings,
     dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the worker's own environment holds what a job must never see
+    worker_only = {
+        "TIDEMILL_DATABASE_URL": dsn,
+        "TIDEMILL_SECRET_KEY": "worker-only-secret-key-value",
+        "TIDEMILL_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TIDEMILL_ADMIN_PASSWORD": "worker-only-password",
+    }
+    for name, value in worker_only.items():
+        monkeypatch.setenv(name, value)
     key_file = config.home / secrets.KEY_FILE
     secrets.master_key(config)  # the server made it; make sure it is there
     config.admin_token_file.write_text(ADMIN_TOKEN + "\n")
@@ -96,10 +106,11 @@ async def test_a_script_runs_unprivileged_and_cannot_read_the_worker_secrets(
     assert unexpected == set()
     job_vars = {name.split("_", 1)[1] for name in env if name.startswith(("WM_", "TIDEMILL_"))}
     assert job_vars <= {"BASE_URL", "TOKEN", "WORKSPACE", "JOB_ID", "JOB_PATH", "STATE_PATH"}
+    for name in worker_only:
+        assert name not in env
     for value in env.values():
-        assert dsn not in value
-        assert ADMIN_TOKEN not in value
-        assert key_file.read_text().strip() not in value
+        for secret in (*worker_only.values(), key_file.read_text().strip()):
+            assert secret not in value
     assert env["WM_TOKEN"] != ADMIN_TOKEN
 
 
