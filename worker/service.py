@@ -287,8 +287,10 @@ class Worker:
                 ),
                 canceled=self._canceled,
             )
-            await self._learn_secrets(job, masker)
-            last_log = masker.feed(logs.take(), final=True)
+            last_log = logs.take()
+            if last_log or outcome.error is not None:  # a silent success shows nothing
+                await self._learn_secrets(job, masker)
+            last_log = masker.feed(last_log, final=True)
             await self._record(job, _masked(outcome, masker), last_log)
         finally:
             await execution.reap(process)
