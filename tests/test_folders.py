@@ -60,6 +60,27 @@ async def test_a_created_folder_is_restricted_to_its_grantees(client: httpx.Asyn
         )
         assert denied.status_code == 403
 
+        # nor schedule it, nor see or change the team's schedules
+        schedule = {"schedule": "0 0 * * *", "script_path": "f/team/job"}
+        assert (
+            await bob.post(
+                "/api/w/main/schedules/create", json={"path": "f/open/nightly", **schedule}
+            )
+        ).status_code == 403
+        assert (
+            await alice.post(
+                "/api/w/main/schedules/create", json={"path": "f/team/nightly", **schedule}
+            )
+        ).status_code == 201
+        assert (await bob.get("/api/w/main/schedules/get/f/team/nightly")).status_code == 403
+        assert (await bob.get("/api/w/main/schedules/list")).json() == []
+        assert (
+            await bob.post(
+                "/api/w/main/schedules/setenabled/f/team/nightly", json={"enabled": False}
+            )
+        ).status_code == 403
+        assert (await bob.delete("/api/w/main/schedules/delete/f/team/nightly")).status_code == 403
+
         # a group granted read, a user granted write
         assert (
             await alice.post("/api/w/main/groups/create", json={"name": "readers"})
