@@ -81,6 +81,19 @@ async def test_a_created_folder_is_restricted_to_its_grantees(client: httpx.Asyn
         ).status_code == 403
         assert (await bob.delete("/api/w/main/schedules/delete/f/team/nightly")).status_code == 403
 
+        # nor publish it on a custom route
+        published = await bob.post(
+            "/api/w/main/http_triggers/create",
+            json={
+                "path": "f/open/leak",
+                "route_path": "leak",
+                "http_method": "get",
+                "script_path": "f/team/job",
+                "authentication": "none",
+            },
+        )
+        assert published.status_code == 403
+
         # a group granted read, a user granted write
         assert (
             await alice.post("/api/w/main/groups/create", json={"name": "readers"})

@@ -14,11 +14,21 @@ def _writer(request: common.AnyRequest, workspace: str, path: str) -> str:
     return common.require_writer(request, workspace, path).username
 
 
+def _check_spec(request: common.AnyRequest, spec: http_triggers.TriggerSpec) -> None:
+    """The route's owner may read the script it serves and the secret it signs with:
+    a route must not publish what its owner could not reach."""
+    who = common.principal(request)
+    auth.require_read(who, spec.script_path)
+    if spec.signature_secret:
+        auth.require_read(who, spec.signature_secret)
+
+
 @post("/api/w/{workspace:str}/http_triggers/create", status_code=201)
 async def create_trigger(request: common.AnyRequest, workspace: FromPath[str]) -> Response[str]:
     """Serve a script at `/api/r/<route_path>`; a method and route already taken is refused."""
     spec = common.decode(await request.body(), http_triggers.TriggerSpec)
     username = _writer(request, workspace, spec.path)
+    _check_spec(request, spec)
     pool = common.pool(request)
     await http_triggers.create(pool, workspace=workspace, spec=spec, created_by=username)
     await audit.record(pool, username, "http_triggers.create", spec.path, workspace=workspace)
@@ -34,6 +44,7 @@ async def update_trigger(
     spec = common.decode(await request.body(), http_triggers.TriggerSpec)
     if spec.path != path:
         raise errors.Invalid("the body's path must match the URL's", [{"path": "path"}])
+    _check_spec(request, spec)
     await http_triggers.update(common.pool(request), workspace=workspace, spec=spec)
     await audit.record(
         common.pool(request),
