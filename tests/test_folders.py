@@ -81,6 +81,10 @@ async def test_a_created_folder_is_restricted_to_its_grantees(client: httpx.Asyn
         ).status_code == 403
         assert (await bob.delete("/api/w/main/schedules/delete/f/team/nightly")).status_code == 403
 
+        openapi = (await bob.get("/api/w/main/openapi.json")).json()
+        assert not any("f/team/job" in path for path in openapi["paths"])
+        mine = (await alice.get("/api/w/main/openapi.json")).json()
+        assert any("f/team/job" in path for path in mine["paths"])
         # nor publish it on a custom route
         published = await bob.post(
             "/api/w/main/http_triggers/create",
