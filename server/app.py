@@ -19,6 +19,7 @@ from litestar.middleware import DefineMiddleware
 from server import db, errors, scheduler, secrets, settings, waiters
 from server.api import (
     common,
+    folders,
     http_triggers,
     jobs,
     openapi,
@@ -98,6 +99,7 @@ def create_app(config: settings.Settings, dsn: str, *, pool_size: int = 10) -> L
             *webhooks.ROUTES,
             *variables.ROUTES,
             *resources.ROUTES,
+            *folders.ROUTES,
             *http_triggers.ROUTES,
             *streams.ROUTES,
             *ui.API_ROUTES,

@@ -149,16 +149,29 @@ class LeasedJob(msgspec.Struct, frozen=True, kw_only=True):
     lock: str | None = None
     lock_status: LockStatus = "none"
     lock_error: str | None = None
+    # whose rights the job's `$var:`/`$res:` arguments are read with
+    created_by: str = ""
+    schedule_path: str | None = None
+
+
+FolderAccess = Literal["write", "read", "none"]
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
-    """Who is calling: the user behind a token, narrowed by the token's scopes."""
+    """Who is calling: the user behind a token, narrowed by the token's scopes.
+
+    `grantees` (`u/<name>`, `g/<group>`...) and `folders` (each restricted folder of
+    the request's workspace with the user's access) are loaded with the token, so
+    path checks need no further query.
+    """
 
     username: str
     role: Role
     scopes: tuple[str, ...] | None = None
     workspace: WorkspaceId | None = None
     job_id: JobId | None = None
+    grantees: tuple[str, ...] = ()
+    folders: dict[str, FolderAccess] = msgspec.field(default_factory=dict)
 
 
 class Worker(msgspec.Struct, frozen=True, kw_only=True):

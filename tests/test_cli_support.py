@@ -9,6 +9,7 @@ script paths, so they do not see each other's work.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ from tests.conftest import (
     ROOT,
     Processes,
     free_port,
+    reachable_dir,
     wait_healthy,
     with_database,
 )
@@ -79,12 +81,13 @@ def start_live(pg_server: str, template_db: str, tmp: Path) -> Iterator[Live]:
             await conn.close()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
+    home = reachable_dir()  # the worker's jobs run as another user, who must reach it
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp),
         "TIDEMILL_DATABASE_URL": with_database(pg_server, name),
-        "TIDEMILL_HOME": str(tmp / "home"),
+        "TIDEMILL_HOME": str(home / "home"),
         "TIDEMILL_ADMIN_TOKEN": ADMIN_TOKEN,
         "TIDEMILL_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "TIDEMILL_PORT": str(port),
@@ -113,6 +116,7 @@ def start_live(pg_server: str, template_db: str, tmp: Path) -> Iterator[Live]:
     finally:
         running.stop_all()
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def wait_for(predicate: Any, timeout_s: float = 30, every_s: float = 0.1) -> Any:

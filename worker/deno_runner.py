@@ -40,7 +40,7 @@ import msgspec
 from deno import find_deno_bin
 
 from server import errors, introspection, requirements
-from worker import execution, runner
+from worker import execution, runner, sandbox
 
 SHIM = Path(__file__).with_name("deno_shim.ts")
 REPLY_FILE = ".tidemill-reply.json"
@@ -104,14 +104,25 @@ def date_shape(schema: dict[str, Any]) -> DateShape | None:
 class DenoRunner:
     """Starts TypeScript jobs, one `deno run` per job (Deno starts in ~20 ms)."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, user: sandbox.JobUser | None = None) -> None:
         self._deno_dir = home / "deno" / "cache"
         self._scripts = home / "deno" / "scripts"
+        self._user = user
 
     @functools.cached_property
     def _deno(self) -> str:
-        """Found on first use, so that a worker starts (and runs other languages) without it."""
-        return deno_binary()
+        """Found on first use, so that a worker starts (and runs other languages) without it.
+
+        Under a job user, also where the job user can reach it, its shim, and its cache.
+        """
+        binary = deno_binary()
+        if self._user is not None:
+            sandbox.expose(Path(binary))
+            sandbox.expose(SHIM)
+            self._scripts.mkdir(parents=True, exist_ok=True)
+            sandbox.expose(self._scripts)  # Deno reads the stored scripts as the job user
+            sandbox.share_with_jobs(self._deno_dir, self._user)
+        return binary
 
     def _deno_env(self) -> dict[str, str]:
         """The variables every Deno process of the worker gets: the shared cache, quiet output."""
@@ -251,6 +262,7 @@ class DenoRunner:
             env=env,
             cwd=job.workdir,
             conclude=functools.partial(_conclude, job),
+            run_as=None if self._user is None else self._user.spawn_options(shared=True),
         )
         stdin = process.proc.stdin
         assert stdin is not None

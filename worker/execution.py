@@ -143,12 +143,14 @@ async def spawn(
     conclude: Conclude,
     stdin: int = asyncio.subprocess.PIPE,
     separate_stderr: bool = False,
+    run_as: dict[str, Any] | None = None,
 ) -> Process:
     """Start a job process in a group of its own (so it can be killed whole).
 
     Its stdout (and stderr, merged unless `separate_stderr`) become the job's
     logs. `argv` gets the number of the result pipe's write end, which the
-    process inherits under that number.
+    process inherits under that number. `run_as` holds the `subprocess`
+    options that drop root (`sandbox.JobUser.spawn_options`).
     """
     read_fd, write_fd = os.pipe()
     try:
@@ -161,6 +163,7 @@ async def spawn(
             env=env,
             cwd=cwd,
             start_new_session=True,
+            **(run_as or {}),
         )
     except BaseException:
         os.close(read_fd)

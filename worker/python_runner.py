@@ -24,7 +24,7 @@ from pathlib import Path
 import msgspec
 
 from server import requirements
-from worker import environments, execution, runner, shim
+from worker import environments, execution, runner, sandbox, shim
 
 SPARE_ENV = runner.BASE_ENV | {"PYTHONUNBUFFERED": "1"}
 # uv's environment for a workspace (index settings, a private index's login), while uv runs
@@ -59,6 +59,7 @@ class PythonRunner:
         envs_dir: Path,
         uv_environ: UvEnviron | None = None,
         max_env_bytes: int | None = None,
+        user: sandbox.JobUser | None = None,
     ) -> None:
         self._base = base
         self._recent = base
@@ -73,8 +74,15 @@ class PythonRunner:
         self._probes: set[asyncio.Task[None]] = set()
         # the recent environment is held (its spare and its job use it): not evictable
         self._held: environments.InUse | None = None
+        self._user = user
+        self._exposed: set[Path] = set()
+        if user is not None:
+            sandbox.expose(Path(shim.__file__))
 
     async def _spawn(self, python: Path) -> execution.Process:
+        if self._user is not None and python not in self._exposed:
+            sandbox.expose(python)  # the job user runs it: it must reach the interpreter
+            self._exposed.add(python)
         preload = self._preloads.get(python)
         if preload is None:
             preload = environments.preload_of(python)
@@ -86,6 +94,7 @@ class PythonRunner:
             env=SPARE_ENV,
             cwd=self._workdir,
             conclude=_conclude,
+            run_as=None if self._user is None else self._user.spawn_options(),
         )
 
     def warm(self) -> None:

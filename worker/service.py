@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -19,15 +20,28 @@ from pathlib import Path
 
 import asyncpg
 
-from server import auth, db, models, queue, requirements, scripts, settings
+from server import (
+    auth,
+    db,
+    errors,
+    models,
+    queue,
+    references,
+    requirements,
+    scripts,
+    secrets,
+    settings,
+)
 from worker import (
     bash_runner,
     deno_runner,
     dependencies,
     environments,
     execution,
+    masking,
     python_runner,
     runner,
+    sandbox,
 )
 
 log = logging.getLogger(__name__)
@@ -66,19 +80,39 @@ class Worker:
         self._locked = asyncio.Event()
         self.lock_wait_s = LOCK_WAIT_S
         self._uv = dependencies.UvSettings(config, pool)
+        # as root, jobs run as a user of their own (see worker.sandbox)
+        self.user = sandbox.job_user()
+        if self.user is not None:
+            sandbox.prepare_jobs_dir(config.jobs_dir)
         self._python = python_runner.PythonRunner(
             environments.base_python(config.envs_dir),
             config.jobs_dir,
             envs_dir=config.envs_dir,
             uv_environ=self._uv.environ,
             max_env_bytes=config.env_cache_max_mb * 1024 * 1024,
+            user=self.user,
         )
-        self._deno = deno_runner.DenoRunner(config.home)
+        self._deno = deno_runner.DenoRunner(config.home, self.user)
         self._runners: dict[models.Language, runner.Runner] = {
             "python3": self._python,
             "deno": self._deno,
-            "bash": bash_runner.BashRunner(),
+            "bash": bash_runner.BashRunner(self.user),
         }
+
+    @functools.cached_property
+    def _vault(self) -> secrets.Vault:
+        """The master key, read only once a job needs a secret (most never do).
+
+        Never made here: a worker on a machine of its own must be given the server's key
+        (`TIDEMILL_SECRET_KEY`), not invent one that decrypts nothing.
+        """
+        key_file = self.config.home / secrets.KEY_FILE
+        if not self.config.secret_key and not key_file.exists():
+            raise errors.Unavailable(
+                f"this worker has no master key to read secrets with: set TIDEMILL_SECRET_KEY "
+                f"(or share {key_file}) as on the server"
+            )
+        return secrets.Vault(secrets.master_key(self.config))
 
     # -- notifications -------------------------------------------------------
 
@@ -191,6 +225,7 @@ class Worker:
             "WORKSPACE": job.workspace,
             "JOB_ID": str(job.id),
             "JOB_PATH": job.script_path,
+            "STATE_PATH": state_path(job),
         }
         env = {f"WM_{k}": v for k, v in values.items()}
         env |= {f"TIDEMILL_{k}": v for k, v in values.items()}
@@ -198,11 +233,50 @@ class Worker:
 
     async def _run(self, job: models.LeasedJob, token: str) -> None:
         workdir = self.config.jobs_dir / str(job.id)
-        workdir.mkdir(parents=True, exist_ok=True)
+        sandbox.job_dir(workdir, self.user)
         try:
             await self._run_in(workdir, job, token)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    async def _resolve_args(self, job: models.LeasedJob) -> references.Resolved:
+        """The job's arguments with `$var:`/`$res:` read as the user who started it."""
+        if not references.has_references(job.args):
+            return references.Resolved(args=job.args, secrets=[])
+        return await references.resolve_args(
+            self.pool,
+            self._vault,
+            workspace=job.workspace,
+            username=job.created_by,
+            job_id=job.id,
+            args=job.args,
+        )
+
+    async def _flush(self, job: models.LeasedJob, masker: masking.Masker, text: str) -> None:
+        """Store a chunk of logs, masking the secrets the job has read so far."""
+        await self._learn_secrets(job, masker)
+        if masked := masker.feed(text):
+            await queue.append_log(self.pool, job.id, masked)
+
+    async def _learn_secrets(self, job: models.LeasedJob, masker: masking.Masker) -> None:
+        """Add the secret variables the script read with its token since the last look.
+
+        The read was recorded before the API answered the script, so before the
+        script could print the value: looking when a chunk is stored is enough.
+        """
+        try:
+            paths = await auth.job_secret_reads(self.pool, job.id)
+            new = [path for path in paths if path not in masker.paths]
+            if new:
+                values = await references.secret_values(
+                    self.pool, self._vault, workspace=job.workspace, paths=new
+                )
+                masker.add(values)
+                masker.paths.update(new)
+        except (*TRANSIENT, errors.TidemillError) as exc:
+            # what cannot be masked is not stored: the job's output is withheld, not leaked
+            log.warning("job %s: cannot learn the secrets it read (%s)", job.id, exc)
+            masker.withhold(f"its secrets cannot be masked: {exc}")
 
     async def _run_in(self, workdir: Path, job: models.LeasedJob, token: str) -> None:
         """Start the job with its language's runner, supervise it, record how it ended."""
@@ -210,13 +284,20 @@ class Worker:
             await self._record(job, await self._resolve_job(job), "")
             return
         try:
+            resolved = await self._resolve_args(job)
+        except errors.TidemillError as exc:
+            error = models.JobError(name="InvalidArgument", message=str(exc))
+            await self._record(job, execution.Outcome(status="failure", error=error), "")
+            return
+        masker = masking.Masker(resolved.secrets)
+        try:
             lock = await self._lock_of(job)
             process = await self._runners[job.language].start(
                 runner.Job(
                     script_path=job.script_path,
                     script_hash=job.script_hash,
                     content=job.content,
-                    args=job.args,
+                    args=resolved.args,
                     env=self._script_env(job, token),
                     workdir=workdir,
                     lock=lock.lock,
@@ -237,19 +318,23 @@ class Worker:
             outcome = await execution.supervise(
                 process,
                 logs=logs,
-                flush=lambda text: queue.append_log(self.pool, job.id, text),
+                flush=functools.partial(self._flush, job, masker),
                 timeout_s=min(
                     job.timeout_s or self.config.default_timeout_s, self.config.max_timeout_s
                 ),
                 canceled=self._canceled,
             )
-            await self._record(job, outcome, logs.take())
+            last_log = logs.take()
+            if last_log or outcome.error is not None:  # a silent success shows nothing
+                await self._learn_secrets(job, masker)
+            last_log = masker.feed(last_log, final=True)
+            await self._record(job, _masked(outcome, masker), last_log)
         finally:
             await execution.reap(process)
 
     # -- dependencies ----------------------------------------------------------
 
-    async def _resolve(self, job: models.LeasedJob) -> requirements.Lock:
+    async def _resolve_lock(self, job: models.LeasedJob) -> requirements.Lock:
         """Resolve the version's lock here and store it (unless another resolver did first)."""
         try:
             if job.language == "deno":
@@ -270,7 +355,7 @@ class Worker:
     async def _resolve_job(self, job: models.LeasedJob) -> execution.Outcome:
         """A `dependencies` job: the lock as its result, or the resolver's message as its error."""
         if job.lock_status == "pending":
-            locked = await self._resolve(job)
+            locked = await self._resolve_lock(job)
         else:  # a run found nobody resolving it and did it itself
             locked = requirements.Lock(text=job.lock, error=job.lock_error)
         if locked.error is not None:
@@ -303,7 +388,7 @@ class Worker:
             if state.lock_status != "pending":
                 break
             if resolver is None:
-                await self._resolve(job)
+                await self._resolve_lock(job)
                 continue
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
@@ -367,6 +452,27 @@ class Worker:
             if not kept:
                 log.warning("job %s was given up as lost before it ended here", job.id)
             return
+
+
+def state_path(job: models.LeasedJob) -> str:
+    """`WM_STATE_PATH`: the resource `wmill.get_state`/`set_state` use, one per script and
+    trigger (as Windmill's): `<script path>/user` for runs, `.../schedule_<name>` for a
+    schedule's, so a schedule's state is not mixed with manual runs'."""
+    if job.schedule_path:
+        return f"{job.script_path}/schedule_{job.schedule_path.rsplit('/', 1)[-1]}"
+    return f"{job.script_path}/user"
+
+
+def _masked(outcome: execution.Outcome, masker: masking.Masker) -> execution.Outcome:
+    """The outcome with secrets masked in its error, which quotes the job's last output."""
+    if outcome.error is None:
+        return outcome
+    error = models.JobError(
+        name=outcome.error.name,
+        message=masker.redact(outcome.error.message),
+        stack=masker.redact(outcome.error.stack),
+    )
+    return execution.Outcome(status=outcome.status, result=outcome.result, error=error)
 
 
 async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:

@@ -232,6 +232,7 @@ async def _readable_job(request: common.AnyRequest, workspace: str, job_id: str)
         common.pool(request), workspace=workspace, job_id=queue.parse_job_id(job_id)
     )
     auth.require_scope(who, f"run:{job.script_path}")
+    auth.require_read(who, job.script_path)  # `u/` privacy and folder grants cover runs too
     return job
 
 
@@ -358,7 +359,7 @@ async def list_jobs(
         page=page,
         per_page=per_page,
     )
-    return [render(job) for job in jobs]
+    return [render(job) for job in jobs if auth.may_read(who, job.script_path)]
 
 
 JOB_STATUSES: tuple[str, ...] = get_args(models.JobStatus)

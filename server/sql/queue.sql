@@ -35,7 +35,7 @@ WITH next AS (
         attempts = q.attempts + 1
     FROM next WHERE q.id = next.id
     RETURNING q.id, q.workspace, q.kind, q.script_path, q.script_hash, q.language, q.args,
-              q.timeout_s, q.attempts, q.created_by, q.retry, q.retries
+              q.timeout_s, q.attempts, q.created_by, q.retry, q.retries, q.schedule_path
 ), token AS (
     INSERT INTO tokens (token_hash, username, label, workspace, job_id, expires_at)
     SELECT $3, created_by, 'job ' || id, workspace, id,
@@ -45,12 +45,9 @@ WITH next AS (
     UPDATE workers SET last_ping = now(), current_job_id = (SELECT id FROM leased)
     WHERE name = $1
 )
-SELECT l.id, l.workspace, l.script_path, l.script_hash, l.language, l.args, l.timeout_s,
-       l.attempts, l.retry, l.retries, code.content, code.lock, code.lock_status, code.lock_error
-
 SELECT l.id, l.workspace, l.kind, l.script_path, l.script_hash, l.language, l.args,
-       l.timeout_s, l.attempts, l.retry, l.retries, v.content, v.lock, v.lock_status,
-       v.lock_error
+       l.timeout_s, l.attempts, l.retry, l.retries, code.content, code.lock, code.lock_status,
+       code.lock_error, l.created_by, l.schedule_path
 FROM leased l
 JOIN LATERAL (
     SELECT v.content, v.lock, v.lock_status, v.lock_error FROM script_versions v
