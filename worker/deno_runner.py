@@ -30,7 +30,7 @@ import msgspec
 from deno import find_deno_bin
 
 from server import errors, introspection
-from worker import execution, runner
+from worker import execution, limits, runner
 
 SHIM = Path(__file__).with_name("deno_shim.ts")
 REPLY_FILE = ".tidemill-reply.json"
@@ -80,7 +80,8 @@ def date_shape(schema: dict[str, Any]) -> DateShape | None:
 class DenoRunner:
     """Starts TypeScript jobs, one `deno run` per job (Deno starts in ~20 ms)."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, confinement: limits.Confinement | None = None) -> None:
+        self._confinement = confinement
         self._deno_dir = home / "deno" / "cache"
         self._scripts = home / "deno" / "scripts"
 
@@ -114,9 +115,12 @@ class DenoRunner:
             args=job.args,
             dates={name: shape for name, prop in properties.items() if (shape := date_shape(prop))},
         )
+        memory_mb = self._confinement.limits.memory_mb if self._confinement else 0
+        heap = [f"--v8-flags=--max-old-space-size={memory_mb}"] if memory_mb else []
         argv = [
             self._deno,
             "run",
+            *heap,
             "--no-prompt",
             "--no-check",
             "--no-config",
@@ -139,6 +143,8 @@ class DenoRunner:
             env=env,
             cwd=job.workdir,
             conclude=functools.partial(_conclude, job),
+            confinement=self._confinement,
+            extra_memory_mb=limits.DENO_RESERVE_MB,
         )
         stdin = process.proc.stdin
         assert stdin is not None
@@ -153,5 +159,5 @@ class DenoRunner:
 async def _conclude(job: runner.Job, ended: execution.Ended) -> execution.Outcome:
     """The reply the shim left in the job's directory (Deno holds the pipe, never writes it)."""
     return await execution.outcome_of_reply(
-        execution.read_job_file(job.workdir / REPLY_FILE), ended
+        execution.read_job_file(job.workdir / REPLY_FILE, ended.max_result_bytes), ended
     )

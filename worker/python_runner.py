@@ -20,7 +20,7 @@ from pathlib import Path
 import msgspec
 
 from server import requirements
-from worker import environments, execution, runner, shim
+from worker import environments, execution, limits, runner, shim
 
 SPARE_ENV = runner.BASE_ENV | {"PYTHONUNBUFFERED": "1"}
 
@@ -45,8 +45,16 @@ async def _conclude(ended: execution.Ended) -> execution.Outcome:
 class PythonRunner:
     """Starts Python jobs from pre-started interpreters, one spare per interpreter."""
 
-    def __init__(self, base: Path, workdir: Path, *, envs_dir: Path) -> None:
+    def __init__(
+        self,
+        base: Path,
+        workdir: Path,
+        *,
+        envs_dir: Path,
+        confinement: limits.Confinement | None = None,
+    ) -> None:
         self._base = base
+        self._confinement = confinement
         self._recent = base
         self._workdir = workdir
         self._envs_dir = envs_dir
@@ -58,6 +66,7 @@ class PythonRunner:
             env=SPARE_ENV,
             cwd=self._workdir,
             conclude=_conclude,
+            confinement=self._confinement,
         )
 
     def warm(self) -> None:

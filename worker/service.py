@@ -20,7 +20,15 @@ from pathlib import Path
 import asyncpg
 
 from server import auth, db, models, queue, settings
-from worker import bash_runner, deno_runner, environments, execution, python_runner, runner
+from worker import (
+    bash_runner,
+    deno_runner,
+    environments,
+    execution,
+    limits,
+    python_runner,
+    runner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +57,22 @@ class Worker:
         self._listener: db.Connection | None = None
         self._current: models.JobId | None = None
         self._canceled = asyncio.Event()
+        confinement = limits.Confinement(
+            limits.JobLimits(
+                memory_mb=config.job_memory_mb, max_processes=config.job_max_processes
+            ),
+            limits.Cgroups.find(config.job_max_processes),
+        )
         self._python = python_runner.PythonRunner(
-            environments.base_python(config.envs_dir), config.jobs_dir, envs_dir=config.envs_dir
+            environments.base_python(config.envs_dir),
+            config.jobs_dir,
+            envs_dir=config.envs_dir,
+            confinement=confinement,
         )
         self._runners: dict[models.Language, runner.Runner] = {
             "python3": self._python,
-            "deno": deno_runner.DenoRunner(config.home),
-            "bash": bash_runner.BashRunner(),
+            "deno": deno_runner.DenoRunner(config.home, confinement),
+            "bash": bash_runner.BashRunner(confinement),
         }
 
     # -- notifications -------------------------------------------------------
@@ -153,8 +170,9 @@ class Worker:
                     self.pool, lost_after_s=self.config.lost_after_s
                 ):
                     log.warning("job %s of a silent worker was %s", job_id, outcome)
-            except TRANSIENT as exc:
-                log.warning("worker %s: heartbeat failed (%s)", self.name, exc)
+            except (*TRANSIENT, asyncpg.PostgresError) as exc:
+                # a failed beat must not end the beating: the next one may succeed
+                log.warning("worker %s: heartbeat failed (%r)", self.name, exc)
 
     # -- one job -------------------------------------------------------------
 
@@ -207,6 +225,7 @@ class Worker:
                     job.timeout_s or self.config.default_timeout_s, self.config.max_timeout_s
                 ),
                 canceled=self._canceled,
+                max_result_bytes=self.config.max_result_bytes,
             )
             await self._record(job, outcome, logs.take())
         finally:
@@ -249,6 +268,20 @@ class Worker:
                 log.warning("job %s: cannot record its end yet (%s)", job.id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+                continue
+            except asyncpg.DataError as exc:
+                # what the job produced cannot be stored (a NUL in a JSON string, say):
+                # the job fails with PostgreSQL's reason, and the worker carries on
+                if outcome.error is not None and outcome.error.name == "NotStorable":
+                    raise
+                outcome = execution.Outcome(
+                    status="failure",
+                    error=models.JobError(
+                        name="NotStorable",
+                        message=f"the job's result or logs cannot be stored: {exc}",
+                    ),
+                )
+                retry_in, last_log = None, last_log.replace("\x00", "\ufffd")
                 continue
             if not kept:
                 log.warning("job %s was given up as lost before it ended here", job.id)
