@@ -19,7 +19,7 @@ from pathlib import Path
 
 import asyncpg
 
-from server import auth, db, models, queue, settings
+from server import auth, db, metrics, models, queue, settings
 from worker import (
     bash_runner,
     deno_runner,
@@ -198,6 +198,8 @@ class Worker:
 
     async def _run_in(self, workdir: Path, job: models.LeasedJob, token: str) -> None:
         """Start the job with its language's runner, supervise it, record how it ended."""
+        if job.language == "python3" and job.lock:
+            await self._count_dependency_cache(job.lock)
         try:
             process = await self._runners[job.language].start(
                 runner.Job(
@@ -230,6 +232,15 @@ class Worker:
             await self._record(job, outcome, logs.take())
         finally:
             await execution.reap(process)
+
+    async def _count_dependency_cache(self, lock: str) -> None:
+        """For /metrics: whether this job's environment was built before (best effort)."""
+        hit = environments.is_built(self.config.envs_dir, lock)
+        name = metrics.DEPENDENCY_CACHE_HIT if hit else metrics.DEPENDENCY_CACHE_MISS
+        try:
+            await metrics.count_worker_event(self.pool, worker=self.name, name=name)
+        except (*TRANSIENT, asyncpg.PostgresError) as exc:
+            log.warning("worker %s: cannot count a cache %s (%r)", self.name, name, exc)
 
     async def _record(
         self, job: models.LeasedJob, outcome: execution.Outcome, last_log: str
