@@ -37,7 +37,7 @@ from server.api import (
 log = logging.getLogger(__name__)
 
 # Losing the database is not a bug in the request: answer 503 so clients retry.
-_DATABASE_AWAY = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+_DATABASE_AWAY = db.UNAVAILABLE
 
 
 def _error(status: int, code: str, message: str, details: Any = None) -> Response[Any]:

@@ -33,7 +33,7 @@ from worker import (
 log = logging.getLogger(__name__)
 
 # what a worker survives by waiting and retrying: the database going away
-TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+TRANSIENT = db.UNAVAILABLE
 
 
 class Worker:
@@ -102,13 +102,21 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve jobs until `stop` is set; the job in hand is finished first."""
-        await queue.register_worker(
-            self.pool,
-            name=self.name,
-            hostname=socket.gethostname(),
-            pid=os.getpid(),
-            tags=self.tags,
-        )
+        while True:
+            try:
+                await queue.register_worker(
+                    self.pool,
+                    name=self.name,
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
+                    tags=self.tags,
+                )
+                break
+            except TRANSIENT as exc:
+                log.warning("worker %s: cannot register yet (%s)", self.name, exc)
+                await _sleep_or(stop, self.config.poll_s)
+                if stop.is_set():
+                    return
         self._python.warm()
         beat = asyncio.ensure_future(self._heartbeat_forever())
         try:
@@ -170,7 +178,7 @@ class Worker:
                     self.pool, lost_after_s=self.config.lost_after_s
                 ):
                     log.warning("job %s of a silent worker was %s", job_id, outcome)
-            except (*TRANSIENT, asyncpg.PostgresError) as exc:
+            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:
                 # a failed beat must not end the beating: the next one may succeed
                 log.warning("worker %s: heartbeat failed (%r)", self.name, exc)
 
@@ -239,7 +247,7 @@ class Worker:
         name = metrics.DEPENDENCY_CACHE_HIT if hit else metrics.DEPENDENCY_CACHE_MISS
         try:
             await metrics.count_worker_event(self.pool, worker=self.name, name=name)
-        except (*TRANSIENT, asyncpg.PostgresError) as exc:
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:
             log.warning("worker %s: cannot count a cache %s (%r)", self.name, name, exc)
 
     async def _record(
