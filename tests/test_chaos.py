@@ -101,6 +101,11 @@ async def test_killing_workers_loses_no_job_and_ends_none_twice(
             assert row["status"] == "failure", row
             assert row["attempts"] >= 3, row
     recovered = sum(1 for r in rows if r["attempts"] > 1)
+    failed = sum(1 for r in rows if r["status"] != "success")
+    print(
+        f"{JOBS} jobs in {time.monotonic() - started:.1f} s, {kills} workers killed, "
+        f"{recovered} jobs recovered from a killed worker, {failed} failed after 3 attempts"
+    )
     assert kills >= 5
     assert recovered >= 1, "no kill landed on a running job"
 
