@@ -189,7 +189,7 @@ async def spawn(
     except BaseException:
         os.close(read_fd)
         if cgroup is not None:
-            limits.destroy(cgroup)
+            limits.kill_and_remove(cgroup)
         raise
     finally:
         os.close(write_fd)
@@ -239,7 +239,7 @@ def discard(process: Process) -> None:
     kill_group(process.proc)
     os.close(process.result_fd)
     if process.cgroup is not None:
-        limits.destroy(process.cgroup)
+        limits.kill_and_remove(process.cgroup)
 
 
 def exited_early(code: int | None, output: str) -> models.JobError:
@@ -361,4 +361,9 @@ async def reap(process: Process) -> None:
     kill_group(process.proc)
     await process.proc.wait()
     if process.cgroup is not None:
-        await asyncio.to_thread(limits.destroy, process.cgroup)
+        # no thread for this: job processes are forked from this one, and a fork
+        # while another thread holds a lock could deadlock the child before exec
+        for _ in range(50):
+            if limits.kill_and_remove(process.cgroup):
+                break
+            await asyncio.sleep(0.01)

@@ -32,7 +32,6 @@ import logging
 import os
 import resource
 import signal
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -146,28 +145,26 @@ class Cgroups:
         return path
 
 
-def destroy(cgroup: Path, *, attempts: int = 50) -> None:
-    """Kill whatever still runs in a job's cgroup, then remove it.
+def kill_and_remove(cgroup: Path) -> bool:
+    """Kill whatever still runs in a job's cgroup and try to remove it; True once gone.
 
     A process that left the job's process group (`setsid`) is still in its
-    cgroup, so it dies here too. Bounded: a process in uninterruptible sleep
-    may outlive the attempts; its empty cgroup is swept at the next start.
+    cgroup, so it dies here too. Killed processes take a moment to leave the
+    cgroup: callers try again a few times, and an empty cgroup left behind is
+    swept at the next worker start.
     """
-    for _ in range(attempts):
-        try:
-            pids = (cgroup / "cgroup.procs").read_text().split()
-        except OSError:
-            return
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
-                os.kill(int(pid), signal.SIGKILL)
-        try:
-            cgroup.rmdir()
-        except OSError:
-            time.sleep(0.01)
-        else:
-            return
-    log.warning("job cgroup %s still busy; left for the next sweep", cgroup)
+    try:
+        pids = (cgroup / "cgroup.procs").read_text().split()
+    except OSError:
+        return True
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+    try:
+        cgroup.rmdir()
+    except OSError:
+        return False
+    return True
 
 
 class Confinement:

@@ -110,7 +110,7 @@ class PythonRunner:
         with contextlib.suppress(OSError):
             process = await spare
             execution.discard(process)
-            await process.proc.wait()
+            await execution.reap(process)  # also removes its cgroup once it has exited
 
     async def start(self, job: runner.Job) -> execution.Process:
         """Hand a job to the waiting interpreter (a new one if the spare has died).
