@@ -135,7 +135,8 @@ async def test_a_postgresql_restart_under_load_loses_no_accepted_job(
         "TIDEMILL_PORT": str(http_port),
         "TIDEMILL_HEARTBEAT_S": "0.5",
         "TIDEMILL_LOST_AFTER_S": "5",
-        "TIDEMILL_POLL_S": "0.5",
+        # no help from polling: jobs must be found through LISTEN, re-established by itself
+        "TIDEMILL_POLL_S": "60",
     }
     running = Processes(env, tmp_path)
     try:
@@ -205,6 +206,15 @@ async def test_a_postgresql_restart_under_load_loses_no_accepted_job(
             queued = await conn.fetchval("SELECT count(*) FROM queue")
         finally:
             await conn.close()
+        # the workers are idle now, woken only by a notification
+        async with api(base) as client:
+            began = time.monotonic()
+            response = await client.post(
+                "/api/w/main/jobs/run_wait_result/p/f/chaos/echo", json={"n": -1}
+            )
+            assert response.status_code == 200, response.text
+            assert response.json() == -1
+            woken_in = time.monotonic() - began
         assert {r["status"]: r["count"] for r in statuses} == {"success": len(accepted)}
         assert queued == 0
         during = [a for a in answers if down + 0.5 < a[0] < up]
@@ -213,7 +223,7 @@ async def test_a_postgresql_restart_under_load_loses_no_accepted_job(
             f"accepted {len(accepted)}; while away: {len(during)} answers, "
             f"{sum(1 for a in during if a[1] == 503)} were 503, "
             f"slowest {max(a[3] for a in during):.2f} s; "
-            f"healthy {healthy - up:.2f} s after the restart"
+            f"healthy {healthy - up:.2f} s after the restart; a sync run then took {woken_in:.2f} s"
         )
         assert during, "no request was made while the database was away"
         assert {(status, code) for _, status, code, _ in during} <= {
@@ -224,5 +234,6 @@ async def test_a_postgresql_restart_under_load_loses_no_accepted_job(
         assert max(seconds for *_, seconds in during) < 10  # a clear answer, never a hang
         assert after, "no request after the restart"
         assert {status for _, status, _, _ in after} == {201}  # reconnected by itself
+        assert woken_in < 5  # the worker listens again (it polls only every 60 s here)
     finally:
         running.stop_all()

@@ -92,6 +92,8 @@ class Worker:
             conn = await db.connect(self.dsn)
             await conn.add_listener(queue.QUEUED_CHANNEL, self._on_queued)
             await conn.add_listener(queue.CANCEL_CHANNEL, self._on_cancel)
+            # a lost connection wakes the loop, which listens again at once, not at the next poll
+            conn.add_termination_listener(lambda _conn: self._wake.set())
         except TRANSIENT as exc:
             log.warning("worker %s: cannot listen (%s); polling", self.name, exc)
             return
@@ -126,7 +128,7 @@ class Worker:
                     served = await self._serve_one()
                 except TRANSIENT as exc:
                     log.warning("worker %s: database unavailable (%s)", self.name, exc)
-                    await _sleep_or(stop, self.config.poll_s)
+                    await _sleep_or(stop, min(self.config.poll_s, 1.0))
                     continue
                 if not served:
                     await self._idle(stop)
