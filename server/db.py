@@ -41,6 +41,9 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
+    # asyncpg's "cannot switch to state N; another operation is in progress": a pooled
+    # connection whose server went away mid-query (seen in tests/test_chaos.py)
+    asyncpg.exceptions.InternalClientError,
 )
 
 
