@@ -125,6 +125,7 @@ async def preview_code(pool: db.Pool, *, workspace: str, job_id: models.JobId) -
     value = await pool.fetchval(db.query("get_preview_code"), workspace, job_id)
     return None if value is None else str(value)
 
+
 # a dependencies job is leased before any run of its tag: runs of its version wait for it
 DEPENDENCIES_PRIORITY = 1_000_000
 

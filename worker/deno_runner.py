@@ -40,7 +40,7 @@ import msgspec
 from deno import find_deno_bin
 
 from server import errors, introspection, requirements
-from worker import execution, runner, sandbox
+from worker import execution, limits, runner, sandbox
 
 SHIM = Path(__file__).with_name("deno_shim.ts")
 REPLY_FILE = ".tidemill-reply.json"
@@ -104,7 +104,13 @@ def date_shape(schema: dict[str, Any]) -> DateShape | None:
 class DenoRunner:
     """Starts TypeScript jobs, one `deno run` per job (Deno starts in ~20 ms)."""
 
-    def __init__(self, home: Path, user: sandbox.JobUser | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        user: sandbox.JobUser | None = None,
+        confinement: limits.Confinement | None = None,
+    ) -> None:
+        self._confinement = confinement
         self._deno_dir = home / "deno" / "cache"
         self._scripts = home / "deno" / "scripts"
         self._user = user
@@ -241,9 +247,12 @@ class DenoRunner:
             args=job.args,
             dates={name: shape for name, prop in properties.items() if (shape := date_shape(prop))},
         )
+        memory_mb = self._confinement.limits.memory_mb if self._confinement else 0
+        heap = [f"--v8-flags=--max-old-space-size={memory_mb}"] if memory_mb else []
         argv = [
             self._deno,
             "run",
+            *heap,
             "--no-prompt",
             "--no-check",
             "--no-config",
@@ -263,6 +272,8 @@ class DenoRunner:
             cwd=job.workdir,
             conclude=functools.partial(_conclude, job),
             run_as=None if self._user is None else self._user.spawn_options(shared=True),
+            confinement=self._confinement,
+            extra_memory_mb=limits.DENO_RESERVE_MB,
         )
         stdin = process.proc.stdin
         assert stdin is not None
@@ -277,7 +288,7 @@ class DenoRunner:
 async def _conclude(job: runner.Job, ended: execution.Ended) -> execution.Outcome:
     """The reply the shim left in the job's directory (Deno holds the pipe, never writes it)."""
     return await execution.outcome_of_reply(
-        execution.read_job_file(job.workdir / REPLY_FILE), ended
+        execution.read_job_file(job.workdir / REPLY_FILE, ended.max_result_bytes), ended
     )
 
 

@@ -70,6 +70,11 @@ def base_python(envs_dir: Path) -> Path:
     return python
 
 
+def is_built(envs_dir: Path, lock: str) -> bool:
+    """Whether `lock`'s environment is already there (a dependency cache hit)."""
+    return (envs_dir / requirements.lock_hash(lock) / "bin" / "python").exists()
+
+
 async def locked_python(
     envs_dir: Path,
     lock: str,

@@ -24,7 +24,7 @@ from pathlib import Path
 import msgspec
 
 from server import requirements
-from worker import environments, execution, runner, sandbox, shim
+from worker import environments, execution, limits, runner, sandbox, shim
 
 SPARE_ENV = runner.BASE_ENV | {"PYTHONUNBUFFERED": "1"}
 # uv's environment for a workspace (index settings, a private index's login), while uv runs
@@ -60,8 +60,10 @@ class PythonRunner:
         uv_environ: UvEnviron | None = None,
         max_env_bytes: int | None = None,
         user: sandbox.JobUser | None = None,
+        confinement: limits.Confinement | None = None,
     ) -> None:
         self._base = base
+        self._confinement = confinement
         self._recent = base
         self._workdir = workdir
         self._envs_dir = envs_dir
@@ -95,6 +97,7 @@ class PythonRunner:
             cwd=self._workdir,
             conclude=_conclude,
             run_as=None if self._user is None else self._user.spawn_options(),
+            confinement=self._confinement,
         )
 
     def warm(self) -> None:
@@ -170,7 +173,7 @@ class PythonRunner:
         with contextlib.suppress(OSError):
             process = await spare
             execution.discard(process)
-            await process.proc.wait()
+            await execution.reap(process)  # also removes its cgroup once it has exited
 
     async def start(self, job: runner.Job) -> execution.Process:
         """Hand a job to the waiting interpreter (a new one if the spare has died).

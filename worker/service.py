@@ -24,6 +24,7 @@ from server import (
     auth,
     db,
     errors,
+    metrics,
     models,
     queue,
     references,
@@ -38,6 +39,7 @@ from worker import (
     dependencies,
     environments,
     execution,
+    limits,
     masking,
     python_runner,
     runner,
@@ -47,7 +49,9 @@ from worker import (
 log = logging.getLogger(__name__)
 
 # what a worker survives by waiting and retrying: the database going away
-TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+TRANSIENT = db.UNAVAILABLE
+# what keeps a worker from learning a job's secrets: its output is then withheld
+UNMASKABLE: tuple[type[Exception], ...] = (*TRANSIENT, errors.TidemillError)
 # how long a run waits for its version's lock: resolving is bounded (a minute per uv call)
 LOCK_WAIT_S = 3 * requirements.LOCK_TIMEOUT_S
 
@@ -84,6 +88,12 @@ class Worker:
         self.user = sandbox.job_user()
         if self.user is not None:
             sandbox.prepare_jobs_dir(config.jobs_dir)
+        confinement = limits.Confinement(
+            limits.JobLimits(
+                memory_mb=config.job_memory_mb, max_processes=config.job_max_processes
+            ),
+            limits.Cgroups.find(config.job_max_processes),
+        )
         self._python = python_runner.PythonRunner(
             environments.base_python(config.envs_dir),
             config.jobs_dir,
@@ -91,12 +101,13 @@ class Worker:
             uv_environ=self._uv.environ,
             max_env_bytes=config.env_cache_max_mb * 1024 * 1024,
             user=self.user,
+            confinement=confinement,
         )
-        self._deno = deno_runner.DenoRunner(config.home, self.user)
+        self._deno = deno_runner.DenoRunner(config.home, self.user, confinement)
         self._runners: dict[models.Language, runner.Runner] = {
             "python3": self._python,
             "deno": self._deno,
-            "bash": bash_runner.BashRunner(self.user),
+            "bash": bash_runner.BashRunner(self.user, confinement),
         }
 
     @functools.cached_property
@@ -135,6 +146,8 @@ class Worker:
             await conn.add_listener(queue.QUEUED_CHANNEL, self._on_queued)
             await conn.add_listener(queue.CANCEL_CHANNEL, self._on_cancel)
             await conn.add_listener(scripts.LOCKED_CHANNEL, self._on_locked)
+            # a lost connection wakes the loop, which listens again at once, not at the next poll
+            conn.add_termination_listener(lambda _conn: self._wake.set())
         except TRANSIENT as exc:
             log.warning("worker %s: cannot listen (%s); polling", self.name, exc)
             return
@@ -145,13 +158,21 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve jobs until `stop` is set; the job in hand is finished first."""
-        await queue.register_worker(
-            self.pool,
-            name=self.name,
-            hostname=socket.gethostname(),
-            pid=os.getpid(),
-            tags=self.tags,
-        )
+        while True:
+            try:
+                await queue.register_worker(
+                    self.pool,
+                    name=self.name,
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
+                    tags=self.tags,
+                )
+                break
+            except TRANSIENT as exc:
+                log.warning("worker %s: cannot register yet (%s)", self.name, exc)
+                await _sleep_or(stop, self.config.poll_s)
+                if stop.is_set():
+                    return
         self._python.warm()
         beat = asyncio.ensure_future(self._heartbeat_forever())
         try:
@@ -161,7 +182,7 @@ class Worker:
                     served = await self._serve_one()
                 except TRANSIENT as exc:
                     log.warning("worker %s: database unavailable (%s)", self.name, exc)
-                    await _sleep_or(stop, self.config.poll_s)
+                    await _sleep_or(stop, min(self.config.poll_s, 1.0))
                     continue
                 if not served:
                     await self._idle(stop)
@@ -213,8 +234,9 @@ class Worker:
                     self.pool, lost_after_s=self.config.lost_after_s
                 ):
                     log.warning("job %s of a silent worker was %s", job_id, outcome)
-            except TRANSIENT as exc:
-                log.warning("worker %s: heartbeat failed (%s)", self.name, exc)
+            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:
+                # a failed beat must not end the beating: the next one may succeed
+                log.warning("worker %s: heartbeat failed (%r)", self.name, exc)
 
     # -- one job -------------------------------------------------------------
 
@@ -273,7 +295,7 @@ class Worker:
                 )
                 masker.add(values)
                 masker.paths.update(new)
-        except (*TRANSIENT, errors.TidemillError) as exc:
+        except UNMASKABLE as exc:
             # what cannot be masked is not stored: the job's output is withheld, not leaked
             log.warning("job %s: cannot learn the secrets it read (%s)", job.id, exc)
             masker.withhold(f"its secrets cannot be masked: {exc}")
@@ -283,6 +305,8 @@ class Worker:
         if job.kind == "dependencies":
             await self._record(job, await self._resolve_job(job), "")
             return
+        if job.language == "python3" and job.lock:
+            await self._count_dependency_cache(job.lock)
         try:
             resolved = await self._resolve_args(job)
         except errors.TidemillError as exc:
@@ -323,6 +347,7 @@ class Worker:
                     job.timeout_s or self.config.default_timeout_s, self.config.max_timeout_s
                 ),
                 canceled=self._canceled,
+                max_result_bytes=self.config.max_result_bytes,
             )
             last_log = logs.take()
             if last_log or outcome.error is not None:  # a silent success shows nothing
@@ -411,6 +436,15 @@ class Worker:
                 raise Canceled
         return state
 
+    async def _count_dependency_cache(self, lock: str) -> None:
+        """For /metrics: whether this job's environment was built before (best effort)."""
+        hit = environments.is_built(self.config.envs_dir, lock)
+        name = metrics.DEPENDENCY_CACHE_HIT if hit else metrics.DEPENDENCY_CACHE_MISS
+        try:
+            await metrics.count_worker_event(self.pool, worker=self.name, name=name)
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:
+            log.warning("worker %s: cannot count a cache %s (%r)", self.name, name, exc)
+
     async def _record(
         self, job: models.LeasedJob, outcome: execution.Outcome, last_log: str
     ) -> None:
@@ -448,6 +482,20 @@ class Worker:
                 log.warning("job %s: cannot record its end yet (%s)", job.id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+                continue
+            except asyncpg.DataError as exc:
+                # what the job produced cannot be stored (a NUL in a JSON string, say):
+                # the job fails with PostgreSQL's reason, and the worker carries on
+                if outcome.error is not None and outcome.error.name == "NotStorable":
+                    raise
+                outcome = execution.Outcome(
+                    status="failure",
+                    error=models.JobError(
+                        name="NotStorable",
+                        message=f"the job's result or logs cannot be stored: {exc}",
+                    ),
+                )
+                retry_in, last_log = None, last_log.replace("\x00", "\ufffd")
                 continue
             if not kept:
                 log.warning("job %s was given up as lost before it ended here", job.id)
