@@ -19,6 +19,7 @@ from litestar.middleware import DefineMiddleware
 from server import db, errors, scheduler, secrets, settings, waiters
 from server.api import (
     common,
+    flows,
     http_triggers,
     jobs,
     openapi,
@@ -91,6 +92,7 @@ def create_app(config: settings.Settings, dsn: str, *, pool_size: int = 10) -> L
         route_handlers=[
             *scripts.ROUTES,
             *jobs.ROUTES,
+            *flows.ROUTES,
             *schedules.ROUTES,
             *users.ROUTES,
             *system.ROUTES,

@@ -72,9 +72,12 @@ def version_hash(language: models.Language, content: str) -> models.ScriptHash:
 
 
 async def save(
-    pool: db.Pool, *, workspace: str, new: NewScript, created_by: str
+    pool: db.Pool, *, workspace: str, new: NewScript, created_by: str, head: bool = True
 ) -> models.ScriptHash:
-    """Store a version (computing its input schema) and point its path at it."""
+    """Store a version (computing its input schema) and point its path at it.
+
+    A flow's inline script is stored with `head=False`: runnable by hash, never listed.
+    """
     path = check_path(new.path)
     language = normalize_language(new.language)
     signature = introspection.infer_signature(language, new.content)
@@ -106,7 +109,8 @@ async def save(
             _lock_status(locked),
             locked.error,
         )
-        await conn.execute(db.query("set_script_head"), workspace, path, hash_)
+        if head:
+            await conn.execute(db.query("set_script_head"), workspace, path, hash_)
     return hash_
 
 
