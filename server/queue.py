@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime
+from collections import deque
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
-from server import db, errors, models
+from server import db, errors, flow_engine, flows, models
 
 QUEUED_CHANNEL = "tidemill_queued"
 DONE_CHANNEL = "tidemill_done"
@@ -138,16 +139,22 @@ async def complete(
     error: models.JobError | None = None,
     last_log: str = "",
 ) -> bool:
-    """End a job; False when this worker no longer held it (it was given up as lost)."""
-    row = await pool.fetchrow(
-        db.query("complete_job"),
-        job_id,
-        worker,
-        status,
-        result,
-        None if error is None else msgspec.to_builtins(error),
-        last_log,
-    )
+    """End a job; False when this worker no longer held it (it was given up as lost).
+
+    A step of a flow advances its flow in the same transaction.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            db.query("complete_job"),
+            job_id,
+            worker,
+            status,
+            result,
+            None if error is None else msgspec.to_builtins(error),
+            last_log,
+        )
+        if row is not None and row["parent_job"] is not None:
+            await _advance_flows(conn, deque([(row["parent_job"], job_id)]))
     return row is not None
 
 
@@ -190,14 +197,39 @@ async def attempts(pool: db.Pool, job_id: models.JobId) -> list[Attempt]:
 async def cancel(
     pool: db.Pool, *, workspace: str, job_id: models.JobId, by: str, reason: str
 ) -> bool:
-    """Cancel a queued or running job; False when no such job is waiting or running."""
-    rows = await pool.fetch(db.query("cancel_job"), workspace, job_id, by, reason)
-    return bool(rows)
+    """Cancel a queued or running job; False when no such job is waiting or running.
+
+    A flow ends at once, with its running steps canceled; a step canceled on its own
+    fails its flow (unless the step continues on error).
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(db.query("cancel_job"), workspace, job_id, by, reason)
+        if not rows:
+            return False
+        lineage = await conn.fetchrow(db.query("job_lineage"), job_id)
+        assert lineage is not None  # canceled in this transaction
+        parent = None
+        if lineage["kind"] == "flow":
+            parent = await _cancel_flow(conn, workspace, job_id, by, reason)
+        elif lineage["status"] == "canceled":
+            parent = lineage["parent_job"]
+        if parent is not None:
+            await _advance_flows(conn, deque([(parent, job_id)]))
+    return True
 
 
 async def recover_lost(pool: db.Pool, *, lost_after_s: float) -> list[tuple[models.JobId, str]]:
-    """Re-queue or fail the jobs of dead workers; returns (job id, outcome) pairs."""
-    rows = await pool.fetch(db.query("recover_lost_jobs"), lost_after_s)
+    """Re-queue or fail the jobs of dead workers; returns (job id, outcome) pairs.
+
+    A failed step of a flow advances its flow in the same transaction.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(db.query("recover_lost_jobs"), lost_after_s)
+        steps: _Pending = deque(
+            (r["parent_job"], r["id"]) for r in rows if r["parent_job"] is not None
+        )
+        if steps:
+            await _advance_flows(conn, steps)
     return [(models.JobId(r["id"]), r["outcome"]) for r in rows]
 
 
@@ -261,3 +293,203 @@ async def unregister_worker(pool: db.Pool, name: str) -> None:
 async def list_workers(pool: db.Pool, *, alive_within_s: float) -> list[models.Worker]:
     rows = await pool.fetch(db.query("list_workers"), alive_within_s)
     return [msgspec.convert(dict(r.items()), models.Worker) for r in rows]
+
+
+# --- flows: server.flow_engine decides, this module writes ---------------------------------
+
+_Pending = deque[tuple[uuid.UUID, uuid.UUID] | flow_engine.FlowJob]
+
+
+async def enqueue_flow(
+    pool: db.Pool,
+    *,
+    job_id: models.JobId,
+    flow: flows.Flow,
+    args: dict[str, Any],
+    created_by: str,
+    tag: str | None = None,
+    schedule_path: str | None = None,
+    parent_job: uuid.UUID | None = None,
+) -> models.JobId:
+    """Start a run of a flow version: its first steps are queued before this returns."""
+    state = flow_engine.new_state(flow.version_id, flow.definition.modules, args)
+    job = flow_engine.FlowJob(
+        id=job_id,
+        workspace=flow.workspace,
+        script_path=flow.path,
+        created_by=created_by,
+        tag=tag or "default",
+        parent_job=parent_job,
+        flow_status=state,
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await _insert_flow(conn, job, step_id=None, schedule_path=schedule_path)
+        await _advance_flows(conn, deque([job]))
+    return job_id
+
+
+async def _insert_flow(
+    conn: db.AnyConnection,
+    job: flow_engine.FlowJob,
+    *,
+    step_id: str | None,
+    schedule_path: str | None = None,
+) -> None:
+    await conn.execute(
+        db.query("insert_flow_job"),
+        job.id,
+        job.workspace,
+        job.script_path,
+        str(job.flow_status.version),
+        job.flow_status.flow_input,
+        job.tag,
+        job.created_by,
+        job.parent_job,
+        step_id,
+        job.flow_status,
+        schedule_path,
+    )
+
+
+async def _advance_flows(conn: db.AnyConnection, pending: _Pending) -> None:
+    """Work through flow events in one transaction: new flows to start, children that ended.
+
+    A worklist rather than recursion: a loop of instant iterations advances its flow
+    once per iteration without growing the stack.
+    """
+    while pending:
+        event = pending.popleft()
+        if isinstance(event, flow_engine.FlowJob):
+            job = event
+            advance = await flow_engine.start(conn, job)
+        else:
+            flow_id, child_id = event
+            row = await conn.fetchrow(db.query("lock_flow_job"), flow_id)
+            if row is None:
+                continue  # the flow ended already (canceled, or failed on another step)
+            job = msgspec.convert(dict(row.items()), flow_engine.FlowJob)
+            child = await conn.fetchrow(db.query("completed_child"), child_id)
+            if child is None:
+                continue  # a child flow canceled with its parent
+            outcome = msgspec.convert(dict(child.items()), flow_engine.ChildOutcome)
+            found = await flow_engine.child_done(conn, job, models.JobId(child_id), outcome)
+            if found is None:
+                continue
+            advance = found
+        await _apply(conn, job, advance, pending)
+
+
+async def _apply(
+    conn: db.AnyConnection,
+    job: flow_engine.FlowJob,
+    advance: flow_engine.Advance,
+    pending: _Pending,
+) -> None:
+    """Write what the engine decided: the state (or the end), cancels, new children."""
+    finish = advance.finish
+    if finish is not None:
+        row = await conn.fetchrow(
+            db.query("complete_flow_job"),
+            job.id,
+            finish.status,
+            finish.result,
+            None if finish.error is None else msgspec.to_builtins(finish.error),
+            advance.state,
+        )
+        if row is not None and row["parent_job"] is not None:
+            pending.append((row["parent_job"], job.id))
+    else:
+        await conn.execute(db.query("save_flow_status"), job.id, advance.state)
+    for child_id in advance.cancel:
+        await _cancel_child(conn, job.workspace, child_id, "flow", "a sibling step failed")
+    for child in advance.children:
+        if isinstance(child, flow_engine.ChildScript):
+            await _enqueue_step(conn, job, child)
+        else:
+            sub = flow_engine.FlowJob(
+                id=child.job_id,
+                workspace=job.workspace,
+                script_path=child.script_path,
+                created_by=job.created_by,
+                tag=job.tag,
+                parent_job=job.id,
+                flow_status=child.state,
+            )
+            await _insert_flow(conn, sub, step_id=child.step_id)
+            pending.append(sub)
+
+
+async def _enqueue_step(
+    conn: db.AnyConnection, job: flow_engine.FlowJob, child: flow_engine.ChildScript
+) -> None:
+    script = child.script
+    settings = script.settings
+    policy = msgspec.to_builtins(child.retry) if child.retry is not None else settings.get("retry")
+    start_at = datetime.now(UTC) + timedelta(seconds=child.delay_s) if child.delay_s else None
+    await conn.execute(
+        db.query("enqueue_flow_step"),
+        child.job_id,
+        script.workspace,
+        script.path,
+        script.hash,
+        script.language,
+        child.args,
+        child.tag or settings.get("tag") or "default",
+        int(settings.get("priority") or 0),
+        start_at,
+        child.timeout_s or settings.get("timeout"),
+        3,
+        job.created_by,
+        job.id,
+        "script",
+        None,
+        policy,
+        settings.get("concurrent_limit"),
+        settings.get("concurrency_time_window_s"),
+        child.step_id,
+    )
+
+
+async def _cancel_child(
+    conn: db.AnyConnection, workspace: str, job_id: models.JobId, by: str, reason: str
+) -> None:
+    await conn.fetch(db.query("cancel_job"), workspace, job_id, by, reason)
+    lineage = await conn.fetchrow(db.query("job_lineage"), job_id)
+    if lineage is not None and lineage["kind"] == "flow":
+        await _cancel_flow(conn, workspace, job_id, by, reason)
+
+
+async def _cancel_flow(
+    conn: db.AnyConnection, workspace: str, job_id: models.JobId, by: str, reason: str
+) -> uuid.UUID | None:
+    """End a flow as canceled with its running children; answers its parent flow, if any."""
+    row = await conn.fetchrow(db.query("lock_flow_job"), job_id)
+    if row is None:
+        return None
+    job = msgspec.convert(dict(row.items()), flow_engine.FlowJob)
+    for child_id in flow_engine.running_children(job.flow_status):
+        await _cancel_child(conn, workspace, child_id, by, reason)
+    done = await conn.fetchrow(
+        db.query("complete_flow_job"),
+        job_id,
+        "canceled",
+        None,
+        {"name": "Canceled", "message": f"canceled by {by}: {reason}"},
+        job.flow_status,
+    )
+    return None if done is None else done["parent_job"]
+
+
+async def flow_status(
+    pool: db.Pool, *, workspace: str, job_id: models.JobId
+) -> tuple[str | None, dict[str, Any] | None]:
+    """A job's flow step id and, for a flow, its state in Windmill's `flow_status` shape."""
+    row = await pool.fetchrow(db.query("get_flow_status"), workspace, job_id)
+    if row is None:
+        return None, None
+    state = row["flow_status"]
+    if state is None:
+        return row["flow_step_id"], None
+    return row["flow_step_id"], flow_engine.render_status(
+        msgspec.convert(state, flow_engine.FlowState)
+    )

@@ -6,10 +6,10 @@ from typing import Any
 
 import msgspec
 from litestar import Response, delete, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
-from server import audit, auth, errors, flows
-from server.api import common
+from server import arguments, audit, auth, errors, flows, models, queue
+from server.api import common, runs
 
 
 def render(flow: flows.Flow) -> dict[str, Any]:
@@ -104,4 +104,79 @@ async def flow_history(
     return await flows.history(common.pool(request), workspace=workspace, path=path)
 
 
-ROUTES = [create_flow, update_flow, get_flow, list_flows, delete_flow, flow_history]
+async def _flow_for_run(request: common.AnyRequest, workspace: str, path: str) -> flows.Flow:
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    flow = await flows.get(common.pool(request), workspace=workspace, path=path)
+    auth.require_scope(who, f"run:{flow.path}")
+    auth.require_read(who, flow.path)
+    return flow
+
+
+async def _start(request: common.AnyRequest, flow: flows.Flow, tag: str | None) -> models.JobId:
+    """Validate the run's input against the flow's schema (422), then start the flow."""
+    args = arguments.validate(flow.schema or {}, await runs.body_args(request))
+    job_id = queue.new_job_id()
+    await queue.enqueue_flow(
+        common.pool(request),
+        job_id=job_id,
+        flow=flow,
+        args=args,
+        created_by=common.principal(request).username,
+        tag=tag,
+    )
+    return job_id
+
+
+@post("/api/w/{workspace:str}/jobs/run/f/{path:path}", status_code=201)
+async def run_flow(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    path: FromPath[str],
+    tag: FromQuery[str | None] = None,
+) -> Response[str]:
+    """Start a run of the newest version of a flow; answers 201 with the job id as text."""
+    flow = await _flow_for_run(request, workspace, common.path_param(path))
+    job_id = await _start(request, flow, tag)
+    return Response(str(job_id), status_code=201, media_type="text/plain")
+
+
+@post("/api/w/{workspace:str}/jobs/run_wait_result/f/{path:path}", status_code=200)
+async def run_flow_and_wait(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    path: FromPath[str],
+    tag: FromQuery[str | None] = None,
+) -> Response[bytes]:
+    """Run a flow and answer its result (its error, with a non-2xx status, if it failed)."""
+    flow = await _flow_for_run(request, workspace, common.path_param(path))
+    waiters = common.job_waiters(request)
+    args = arguments.validate(flow.schema or {}, await runs.body_args(request))
+    job_id = queue.new_job_id()
+    async with waiters.expect(job_id) as done:
+        await queue.enqueue_flow(
+            common.pool(request),
+            job_id=job_id,
+            flow=flow,
+            args=args,
+            created_by=common.principal(request).username,
+            tag=tag,
+        )
+        job = await waiters.wait_completed(
+            common.pool(request), done, workspace=workspace, job_id=job_id
+        )
+    if job.status != "success":
+        runs.raise_job_error(job)
+    return common.json_response(job.result)
+
+
+ROUTES = [
+    create_flow,
+    update_flow,
+    get_flow,
+    list_flows,
+    delete_flow,
+    flow_history,
+    run_flow,
+    run_flow_and_wait,
+]

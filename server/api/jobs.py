@@ -182,6 +182,13 @@ async def get_job(
     """A job in Windmill's shape, wherever it is in its life, with its failed attempts."""
     job = await _readable_job(request, workspace, job_id)
     body = render(job)
+    if job.kind == "flow" or job.parent_job is not None:
+        step_id, status = await queue.flow_status(
+            common.pool(request), workspace=workspace, job_id=job.id
+        )
+        body |= {"flow_step_id": step_id, "is_flow_step": step_id is not None}
+        if status is not None:
+            body["flow_status"] = status
     if job.retries:
         body["failed_attempts"] = await queue.attempts(common.pool(request), job.id)
     return body
