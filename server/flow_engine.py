@@ -665,6 +665,27 @@ async def child_done(
     return await _Run(conn, job, flow).child_done(str(child_id), outcome)
 
 
+def restarted(state: FlowState, step_id: str) -> FlowState:
+    """A new run's state that reuses the results of the steps before `step_id`."""
+    ids = [m.id for m in state.modules]
+    if step_id not in ids:
+        raise errors.Invalid(
+            f"the flow has no top-level step {step_id!r}; its steps are {', '.join(ids)}",
+            [{"path": "step_id", "message": "not a top-level step of this flow"}],
+        )
+    index = ids.index(step_id)
+    kept = state.modules[:index]
+    previous = state.results.get(kept[-1].id) if kept else None
+    return FlowState(
+        version=state.version,
+        flow_input=state.flow_input,
+        modules=[*kept, *(StepStatus(id=i) for i in ids[index:])],
+        results={m.id: state.results.get(m.id) for m in kept},
+        previous_result=previous,
+        step=index,
+    )
+
+
 def running_children(state: FlowState) -> list[models.JobId]:
     """The children a cancel of this flow must cancel too."""
     ids: list[str] = []

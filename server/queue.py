@@ -328,6 +328,34 @@ async def enqueue_flow(
     return job_id
 
 
+async def restart_flow(
+    pool: db.Pool,
+    *,
+    workspace: str,
+    job_id: models.JobId,
+    step_id: str,
+    created_by: str,
+) -> models.JobId:
+    """Run a finished flow again from `step_id`, reusing the results of the steps before it."""
+    row = await pool.fetchrow(db.query("get_completed_flow"), workspace, job_id)
+    if row is None or row["parent_job"] is not None:
+        raise errors.NotFound(f"no finished flow run {job_id}")
+    old = msgspec.convert(dict(row.items()), flow_engine.FlowJob)
+    job = flow_engine.FlowJob(
+        id=new_job_id(),
+        workspace=old.workspace,
+        script_path=old.script_path,
+        created_by=created_by,
+        tag=old.tag,
+        parent_job=None,
+        flow_status=flow_engine.restarted(old.flow_status, step_id),
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await _insert_flow(conn, job, step_id=None)
+        await _advance_flows(conn, deque([job]))
+    return job.id
+
+
 async def _insert_flow(
     conn: db.AnyConnection,
     job: flow_engine.FlowJob,

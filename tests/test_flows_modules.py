@@ -386,3 +386,43 @@ async def test_cancel_a_flow_cancels_its_running_step(
     assert done["status"] == "canceled"
     child = await wait_done(client, child_id, timeout_s=10)
     assert child["status"] == "canceled"
+
+
+async def test_restart_from_a_step_reuses_earlier_results(
+    client: httpx.AsyncClient, worker: service.Worker, tmp_path: Path
+) -> None:
+    counter, flag = tmp_path / "runs", tmp_path / "fixed"
+    counting = (
+        "def main(path: str):\n"
+        "    with open(path, 'a') as f:\n"
+        "        f.write('x')\n"
+        "    return 21\n"
+    )
+    guarded = (
+        "import os\n\n"
+        "def main(flag: str, x: int):\n"
+        "    if not os.path.exists(flag):\n"
+        "        raise RuntimeError('not fixed yet')\n"
+        "    return x * 2\n"
+    )
+    await create(
+        client,
+        "f/demo/restart",
+        [
+            raw("expensive", counting, path=static(str(counter))),
+            raw("guarded", guarded, flag=static(str(flag)), x=js("results.expensive")),
+        ],
+    )
+    first = await client.post("/api/w/main/jobs/run/f/f/demo/restart", json={})
+    assert (await wait_done(client, first.text))["success"] is False
+    unknown = await client.post(f"/api/w/main/jobs/restart/f/{first.text}/from/nope")
+    assert unknown.status_code == 422
+    flag.write_text("yes")
+    again = await client.post(f"/api/w/main/jobs/restart/f/{first.text}/from/guarded")
+    assert again.status_code == 201, again.text
+    done = await wait_done(client, again.text)
+    assert done["success"] is True, done
+    assert done["result"] == 42
+    assert counter.read_text() == "x"  # `expensive` ran once, in the first run
+    modules = done["flow_status"]["modules"]
+    assert modules[0]["job"] == (await job(client, first.text))["flow_status"]["modules"][0]["job"]

@@ -170,7 +170,31 @@ async def run_flow_and_wait(
     return common.json_response(job.result)
 
 
+@post("/api/w/{workspace:str}/jobs/restart/f/{job_id:str}/from/{step_id:str}", status_code=201)
+async def restart_flow(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    job_id: FromPath[str],
+    step_id: FromPath[str],
+) -> Response[str]:
+    """Re-run a finished flow from one of its steps, reusing the earlier steps' results.
+
+    The new run uses the same flow version and input; answers its job id as text.
+    """
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    pool = common.pool(request)
+    old = await queue.get(pool, workspace=workspace, job_id=queue.parse_job_id(job_id))
+    auth.require_scope(who, f"run:{old.script_path}")
+    auth.require_read(who, old.script_path)
+    new_id = await queue.restart_flow(
+        pool, workspace=workspace, job_id=old.id, step_id=step_id, created_by=who.username
+    )
+    return Response(str(new_id), status_code=201, media_type="text/plain")
+
+
 ROUTES = [
+    restart_flow,
     create_flow,
     update_flow,
     get_flow,

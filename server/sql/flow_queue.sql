@@ -73,3 +73,8 @@ SELECT kind, parent_job, status FROM completed WHERE id = $1
 SELECT flow_step_id, flow_status FROM queue WHERE workspace = $1 AND id = $2
 UNION ALL
 SELECT flow_step_id, flow_status FROM completed WHERE workspace = $1 AND id = $2
+
+-- name: get_completed_flow
+-- A finished top-level flow run, to restart. $1 workspace, $2 id.
+SELECT id, workspace, script_path, created_by, tag, parent_job, flow_status
+FROM completed WHERE workspace = $1 AND id = $2 AND kind = 'flow'
