@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import math
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
 
 from server import arguments, db, errors, expressions, flows, models, scripts
 
-StepType = Literal["WaitingForPriorSteps", "InProgress", "Success", "Failure"]
+StepType = Literal["WaitingForPriorSteps", "WaitingForEvents", "InProgress", "Success", "Failure"]
+DEFAULT_SUSPEND_TIMEOUT_S = 1800  # Windmill's default wait for an approval
 
 
 class Iterator(msgspec.Struct, kw_only=True):
@@ -79,6 +81,10 @@ class FlowState(msgspec.Struct, kw_only=True):
     failure_module: StepStatus | None = None
     error: dict[str, Any] | None = None
     sleep_s: float = 0
+    # approvals: the payload of the last resume (`resume` in expressions), and the wait's end
+    resume: Any = None
+    resumes: list[Any] = []
+    suspended_until: str | None = None
 
 
 class FlowJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -190,6 +196,8 @@ def _context(state: FlowState, **extra: Any) -> dict[str, Any]:
         "flow_input": state.flow_input,
         "results": {**state.outer_results, **state.results},
         "previous_result": state.previous_result,
+        "resume": state.resume,
+        "resumes": state.resumes,
         **extra,
     }
 
@@ -484,12 +492,47 @@ class _Run:
 
     # -- finishing a step, and the flow
 
-    def step_finished(self, module: flows.FlowModule, status: StepStatus, result: Any) -> bool:
-        """Record a step's result; False when the flow stops here (stop_after_if)."""
-        status.type = "Success"
+    async def step_finished(
+        self, module: flows.FlowModule, status: StepStatus, result: Any
+    ) -> bool:
+        """Record a step's result; False when the flow waits (approval) or stops here."""
         status.result = result
         self.state.results[module.id] = result
         self.state.previous_result = result
+        if module.suspend is not None and status.job is not None:
+            status.type = "WaitingForEvents"
+            wait = module.suspend.timeout or DEFAULT_SUSPEND_TIMEOUT_S
+            until = datetime.now(UTC) + timedelta(seconds=wait)
+            self.state.suspended_until = until.isoformat()
+            return await self.check_events(module, status)
+        return self.step_done(module, status, result)
+
+    async def check_events(self, module: flows.FlowModule, status: StepStatus) -> bool:
+        """Whether a suspended step has its approvals; a cancel fails the flow."""
+        assert module.suspend is not None and status.job is not None
+        events = await self.conn.fetch(db.query("resume_events"), uuid.UUID(status.job))
+        denied = [e for e in events if not e["approved"]]
+        approved = [e for e in events if e["approved"]]
+        if denied:
+            if not module.suspend.continue_on_disapprove_timeout:
+                who = denied[0]["approver"] or "anonymous"
+                raise StepFailed(
+                    {"name": "Disapproved", "message": f"{who} canceled the flow at {module.id!r}"}
+                )
+            return self.resumed(module, status, None)
+        if len(approved) >= module.suspend.required_events:
+            self.state.resumes = [e["payload"] for e in approved]
+            return self.resumed(module, status, approved[-1]["payload"])
+        return False
+
+    def resumed(self, module: flows.FlowModule, status: StepStatus, payload: Any) -> bool:
+        self.state.resume = payload
+        self.state.suspended_until = None
+        return self.step_done(module, status, status.result)
+
+    def step_done(self, module: flows.FlowModule, status: StepStatus, result: Any) -> bool:
+        """Move past a finished step; False when the flow stops here (stop_after_if)."""
+        status.type = "Success"
         self.state.step += 1
         context = _context(self.state, result=result)
         if module.sleep is not None:
@@ -514,7 +557,7 @@ class _Run:
                 finished, result = await self.start_step(module, status)
                 if not finished:
                     return self.advance
-                if not self.step_finished(module, status, result):
+                if not await self.step_finished(module, status, result):
                     return self.advance
             except StepFailed as exc:
                 return await self.fail(module, status, exc.error)
@@ -591,6 +634,8 @@ class _Run:
             return None
         module = self.modules[self.state.step]
         status = self.state.modules[self.state.step]
+        if status.type != "InProgress":
+            return None
         try:
             if status.job == child_id:
                 return await self._single_done(module, status, outcome)
@@ -617,7 +662,7 @@ class _Run:
             result = {"error": self._error(outcome)}
         else:
             return await self.fail(module, status, self._error(outcome))
-        if self.step_finished(module, status, result):
+        if await self.step_finished(module, status, result):
             return await self.run()
         return self.advance
 
@@ -643,7 +688,7 @@ class _Run:
             self._fill_branches(module, status)
         if status.done < len(status.child_results):
             return self.advance
-        if self.step_finished(module, status, list(status.child_results)):
+        if await self.step_finished(module, status, list(status.child_results)):
             return await self.run()
         return self.advance
 
@@ -663,6 +708,66 @@ async def child_done(
     """Advance a flow whose child ended; None when the child no longer matters to it."""
     flow = await definition(conn, job.workspace, job.flow_status.version)
     return await _Run(conn, job, flow).child_done(str(child_id), outcome)
+
+
+def _suspended(run: _Run, step_job: str | None) -> tuple[flows.FlowModule, StepStatus] | None:
+    if run.state.step >= len(run.modules):
+        return None
+    module, status = run.modules[run.state.step], run.state.modules[run.state.step]
+    if status.type != "WaitingForEvents" or (step_job is not None and status.job != step_job):
+        return None
+    return module, status
+
+
+async def events_arrived(conn: Reader, job: FlowJob, step_job: models.JobId) -> Advance | None:
+    """A resume or cancel URL was used: go on if the waiting step now has what it needs."""
+    run = _Run(conn, job, await definition(conn, job.workspace, job.flow_status.version))
+    found = _suspended(run, str(step_job))
+    if found is None:
+        return None  # the step has not finished yet: its end will count the event
+    module, status = found
+    try:
+        if await run.check_events(module, status):
+            return await run.run()
+    except StepFailed as exc:
+        return await run.fail(module, status, exc.error)
+    return None
+
+
+async def suspend_expired(conn: Reader, job: FlowJob) -> Advance | None:
+    """The wait for approval ran out: fail the flow, or go on if the step says so."""
+    run = _Run(conn, job, await definition(conn, job.workspace, job.flow_status.version))
+    found = _suspended(run, None)
+    if found is None:
+        run.state.suspended_until = None
+        return run.advance
+    module, status = found
+    assert module.suspend is not None
+    if module.suspend.continue_on_disapprove_timeout:
+        try:
+            if run.resumed(module, status, None):
+                return await run.run()
+        except StepFailed as exc:
+            return await run.fail(module, status, exc.error)
+        return run.advance
+    error = {
+        "name": "SuspendTimeout",
+        "message": f"step {module.id!r} was not approved in time",
+    }
+    run.state.suspended_until = None
+    return await run.fail(module, status, error)
+
+
+async def resume_form(conn: Reader, job: FlowJob, step_id: str) -> flows.Suspend:
+    """The suspend settings of a step, to check a resume against; Invalid if it has none."""
+    flow = await definition(conn, job.workspace, job.flow_status.version)
+    for module in flows.all_modules(flow.definition):
+        if module.id == step_id and module.suspend is not None:
+            return module.suspend
+    raise errors.Invalid(
+        f"step {step_id!r} of this flow is not a suspend (approval) step",
+        [{"path": "job_id", "message": "not a suspend step"}],
+    )
 
 
 def restarted(state: FlowState, step_id: str) -> FlowState:

@@ -297,6 +297,13 @@ def _check_modules(
             module.value.language.lower() not in models.LANGUAGE_ALIASES
         ):
             problems.add(f"{here}.value.language", f"unknown language {module.value.language!r}")
+        if module.suspend is not None and not isinstance(
+            module.value, RawScript | PathScript | PathFlow
+        ):
+            problems.add(
+                f"{here}.suspend",
+                f"step {module.id!r}: suspend (approval) needs a script, rawscript or flow step",
+            )
         for field, nested in _children(module):
             _check_modules(nested, earlier, f"{here}.value.{field}", ids, problems)
         earlier.add(module.id)

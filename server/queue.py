@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from server import db, errors, flow_engine, flows, models
+from server import arguments, db, errors, flow_engine, flows, models
 
 QUEUED_CHANNEL = "tidemill_queued"
 DONE_CHANNEL = "tidemill_done"
@@ -230,6 +230,7 @@ async def recover_lost(pool: db.Pool, *, lost_after_s: float) -> list[tuple[mode
         )
         if steps:
             await _advance_flows(conn, steps)
+        await _expire_suspended(conn)
     return [(models.JobId(r["id"]), r["outcome"]) for r in rows]
 
 
@@ -521,3 +522,54 @@ async def flow_status(
     return row["flow_step_id"], flow_engine.render_status(
         msgspec.convert(state, flow_engine.FlowState)
     )
+
+
+async def _expire_suspended(conn: db.AnyConnection) -> None:
+    """End the approval waits that ran out (done by every worker's maintenance pass)."""
+    pending: _Pending = deque()
+    for row in await conn.fetch(db.query("expired_suspended_flows")):
+        job = msgspec.convert(dict(row.items()), flow_engine.FlowJob)
+        advance = await flow_engine.suspend_expired(conn, job)
+        if advance is not None:
+            await _apply(conn, job, advance, pending)
+    await _advance_flows(conn, pending)
+
+
+async def resume(
+    pool: db.Pool,
+    *,
+    workspace: str,
+    job_id: models.JobId,
+    resume_id: int,
+    approver: str | None,
+    approved: bool,
+    payload: dict[str, Any],
+) -> bool:
+    """Record an approval (or a cancel) of a suspended step and advance its flow.
+
+    False when this URL was used already: a repeat changes nothing.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        step = await conn.fetchrow(db.query("flow_step_of"), workspace, job_id)
+        if step is None or step["parent_job"] is None:
+            raise errors.NotFound(f"job {job_id} is not a step of a flow")
+        row = await conn.fetchrow(db.query("lock_flow_job"), step["parent_job"])
+        if row is None:
+            if await conn.fetchval(db.query("resume_event_exists"), job_id, resume_id):
+                return False  # a repeat after the flow went on and ended
+            raise errors.Conflict("the flow of this step has already ended")
+        job = msgspec.convert(dict(row.items()), flow_engine.FlowJob)
+        suspend = await flow_engine.resume_form(conn, job, step["flow_step_id"])
+        if approved and suspend.resume_form is not None and suspend.resume_form.schema:
+            payload = arguments.validate(suspend.resume_form.schema, payload)
+        inserted = await conn.fetchval(
+            db.query("insert_resume_event"), job_id, resume_id, approved, approver, payload
+        )
+        if not inserted:
+            return False
+        advance = await flow_engine.events_arrived(conn, job, job_id)
+        if advance is not None:
+            pending: _Pending = deque()
+            await _apply(conn, job, advance, pending)
+            await _advance_flows(conn, pending)
+    return True

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Response, delete, get, post
+from litestar import Response, delete, get, post, route
 from litestar.params import FromPath, FromQuery
 
-from server import arguments, audit, auth, errors, flows, models, queue
+from server import approvals, arguments, audit, auth, errors, flows, models, queue
 from server.api import common, runs
+from server.api.variables import vault
 
 
 def render(flow: flows.Flow) -> dict[str, Any]:
@@ -193,7 +194,139 @@ async def restart_flow(
     return Response(str(new_id), status_code=201, media_type="text/plain")
 
 
+def _signing_key(request: common.AnyRequest, workspace: str) -> bytes:
+    return approvals.workspace_key(vault(request).derive("resume urls"), workspace)
+
+
+def resume_urls_for(
+    request: common.AnyRequest,
+    workspace: str,
+    job_id: str,
+    resume_id: int,
+    approver: str | None = None,
+) -> dict[str, str]:
+    return approvals.urls(
+        _signing_key(request, workspace),
+        base_url=common.config(request).base_url,
+        workspace=workspace,
+        job_id=job_id,
+        resume_id=resume_id,
+        approver=approver,
+    )
+
+
+def with_pending_urls(
+    request: common.AnyRequest, workspace: str, status: dict[str, Any]
+) -> dict[str, Any]:
+    """A flow status whose waiting (suspended) steps show their resume and cancel URLs."""
+    for module in status.get("modules", []):
+        if module.get("type") == "WaitingForEvents" and module.get("job"):
+            module["resume_urls"] = resume_urls_for(request, workspace, module["job"], 0)
+    return status
+
+
+def _resume_id(text: str) -> int:
+    """Windmill's nonce: an unsigned 32-bit number."""
+    if not text.isdigit() or int(text) >= 2**32:
+        raise errors.NotFound(f"no resume id {text!r}: expected a number below 2^32")
+    return int(text)
+
+
+@get("/api/w/{workspace:str}/jobs/resume_urls/{job_id:str}/{resume_id:str}")
+async def get_resume_urls(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    job_id: FromPath[str],
+    resume_id: FromPath[str],
+    approver: FromQuery[str | None] = None,
+) -> dict[str, str]:
+    """Signed `{approvalPage, resume, cancel}` URLs for a step's job and a nonce.
+
+    What the `wmill` client's `get_resume_urls()` calls from inside the step.
+    """
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    job = await queue.get(
+        common.pool(request), workspace=workspace, job_id=queue.parse_job_id(job_id)
+    )
+    auth.require_scope(who, f"run:{job.script_path}")
+    return resume_urls_for(request, workspace, str(job.id), _resume_id(resume_id), approver)
+
+
+async def _use_resume_url(
+    request: common.AnyRequest,
+    workspace: str,
+    job_id: str,
+    resume_id: str,
+    signature: str,
+    approver: str | None,
+    *,
+    approved: bool,
+) -> Response[str]:
+    step = queue.parse_job_id(job_id)
+    nonce = _resume_id(resume_id)
+    approvals.verify(_signing_key(request, workspace), str(step), nonce, approver, signature)
+    payload = common.decode_args(await request.body()) if request.method == "POST" else {}
+    await queue.resume(
+        common.pool(request),
+        workspace=workspace,
+        job_id=step,
+        resume_id=nonce,
+        approver=approver,
+        approved=approved,
+        payload=payload,
+    )
+    return Response("resumed" if approved else "canceled", media_type="text/plain")
+
+
+@route(
+    "/api/w/{workspace:str}/jobs_u/resume/{job_id:str}/{resume_id:str}/{signature:str}",
+    http_method=["GET", "POST"],
+    status_code=200,
+    exclude_from_auth=True,
+)
+async def resume_suspended(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    job_id: FromPath[str],
+    resume_id: FromPath[str],
+    signature: FromPath[str],
+    approver: FromQuery[str | None] = None,
+) -> Response[str]:
+    """Approve a suspended step (signed URL, no token); a POST body is the resume form.
+
+    The form is checked against the step's `resume_form` schema (422) and reaches
+    later steps as `resume`. Using the same URL again changes nothing.
+    """
+    return await _use_resume_url(
+        request, workspace, job_id, resume_id, signature, approver, approved=True
+    )
+
+
+@route(
+    "/api/w/{workspace:str}/jobs_u/cancel/{job_id:str}/{resume_id:str}/{signature:str}",
+    http_method=["GET", "POST"],
+    status_code=200,
+    exclude_from_auth=True,
+)
+async def cancel_suspended(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    job_id: FromPath[str],
+    resume_id: FromPath[str],
+    signature: FromPath[str],
+    approver: FromQuery[str | None] = None,
+) -> Response[str]:
+    """Refuse a suspended step (signed URL, no token): its flow fails (or goes on, if so set)."""
+    return await _use_resume_url(
+        request, workspace, job_id, resume_id, signature, approver, approved=False
+    )
+
+
 ROUTES = [
+    get_resume_urls,
+    resume_suspended,
+    cancel_suspended,
     restart_flow,
     create_flow,
     update_flow,

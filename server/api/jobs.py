@@ -16,7 +16,7 @@ from litestar import Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from server import auth, errors, models, queue
-from server.api import common, runs
+from server.api import common, flows, runs
 
 
 class CancelBody(msgspec.Struct, frozen=True, kw_only=True):
@@ -188,7 +188,7 @@ async def get_job(
         )
         body |= {"flow_step_id": step_id, "is_flow_step": step_id is not None}
         if status is not None:
-            body["flow_status"] = status
+            body["flow_status"] = flows.with_pending_urls(request, workspace, status)
     if job.retries:
         body["failed_attempts"] = await queue.attempts(common.pool(request), job.id)
     return body

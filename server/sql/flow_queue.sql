@@ -78,3 +78,33 @@ SELECT flow_step_id, flow_status FROM completed WHERE workspace = $1 AND id = $2
 -- A finished top-level flow run, to restart. $1 workspace, $2 id.
 SELECT id, workspace, script_path, created_by, tag, parent_job, flow_status
 FROM completed WHERE workspace = $1 AND id = $2 AND kind = 'flow'
+
+-- name: insert_resume_event
+-- Record an approval or a cancel of a suspended step; nothing on a repeat of the same URL.
+-- $1 step job id, $2 resume id, $3 approved, $4 approver, $5 payload.
+INSERT INTO flow_resume_events (job_id, resume_id, approved, approver, payload)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (job_id, resume_id) DO NOTHING
+RETURNING true
+
+-- name: resume_events
+-- The approvals and cancels of one step's job, in order. $1 step job id.
+SELECT resume_id, approved, approver, payload FROM flow_resume_events
+WHERE job_id = $1 ORDER BY created_at, resume_id
+
+-- name: flow_step_of
+-- The flow and step a job belongs to, wherever the job is. $1 workspace, $2 id.
+SELECT parent_job, flow_step_id FROM queue WHERE workspace = $1 AND id = $2
+UNION ALL
+SELECT parent_job, flow_step_id FROM completed WHERE workspace = $1 AND id = $2
+
+-- name: expired_suspended_flows
+-- Flows whose approval wait has run out, locked for this transaction (others skip them).
+SELECT id, workspace, script_path, created_by, tag, parent_job, flow_status
+FROM queue
+WHERE kind = 'flow' AND (flow_status ->> 'suspended_until')::timestamptz < now()
+FOR UPDATE SKIP LOCKED
+
+-- name: resume_event_exists
+-- Whether a resume or cancel URL was used already. $1 step job id, $2 resume id.
+SELECT EXISTS (SELECT 1 FROM flow_resume_events WHERE job_id = $1 AND resume_id = $2)
