@@ -135,6 +135,10 @@ async def test_flow_status_shows_each_step(
     assert child["flow_step_id"] == "b"
     assert child["is_flow_step"] is True
     assert child["args"] == {"x": 4}
+    listed = (await client.get("/api/w/main/jobs/list?script_path_exact=f/demo/status")).json()
+    assert [(j["id"], j["job_kind"], j["language"]) for j in listed] == [
+        (started.text, "flow", "flow")
+    ]
 
 
 async def test_a_failing_step_fails_the_flow(
