@@ -143,6 +143,7 @@ async def complete(
 
     A step of a flow advances its flow in the same transaction.
     """
+    work = _Work()
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             db.query("complete_job"),
@@ -154,7 +155,9 @@ async def complete(
             last_log,
         )
         if row is not None and row["parent_job"] is not None:
-            await _advance_flows(conn, deque([(row["parent_job"], job_id)]))
+            work.pending.append((row["parent_job"], job_id))
+            await _advance_flows(conn, work)
+    await _cancel_after(pool, work)
     return row is not None
 
 
@@ -202,6 +205,25 @@ async def cancel(
     A flow ends at once, with its running steps canceled; a step canceled on its own
     fails its flow (unless the step continues on error).
     """
+    return await _cancel_one(pool, workspace, job_id, by, reason, advance_parent=True)
+
+
+async def _cancel_one(
+    pool: db.Pool,
+    workspace: str,
+    job_id: models.JobId,
+    by: str,
+    reason: str,
+    *,
+    advance_parent: bool,
+) -> bool:
+    """Cancel one job; a flow ends canceled at once and its running children after it.
+
+    Each job is canceled in a transaction of its own, never while holding its parent's
+    lock, so a cancel cannot deadlock with a child completing (which locks child, then
+    parent).
+    """
+    work = _Work()
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(db.query("cancel_job"), workspace, job_id, by, reason)
         if not rows:
@@ -210,11 +232,13 @@ async def cancel(
         assert lineage is not None  # canceled in this transaction
         parent = None
         if lineage["kind"] == "flow":
-            parent = await _cancel_flow(conn, workspace, job_id, by, reason)
+            parent = await _cancel_flow(conn, workspace, job_id, by, reason, work)
         elif lineage["status"] == "canceled":
             parent = lineage["parent_job"]
-        if parent is not None:
-            await _advance_flows(conn, deque([(parent, job_id)]))
+        if advance_parent and parent is not None:
+            work.pending.append((parent, job_id))
+            await _advance_flows(conn, work)
+    await _cancel_after(pool, work, by=by, reason=reason)
     return True
 
 
@@ -223,14 +247,13 @@ async def recover_lost(pool: db.Pool, *, lost_after_s: float) -> list[tuple[mode
 
     A failed step of a flow advances its flow in the same transaction.
     """
+    work = _Work()
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(db.query("recover_lost_jobs"), lost_after_s)
-        steps: _Pending = deque(
-            (r["parent_job"], r["id"]) for r in rows if r["parent_job"] is not None
-        )
-        if steps:
-            await _advance_flows(conn, steps)
-        await _expire_suspended(conn)
+        work.pending.extend((r["parent_job"], r["id"]) for r in rows if r["parent_job"] is not None)
+        await _advance_flows(conn, work)
+        await _expire_suspended(conn, work)
+    await _cancel_after(pool, work)
     return [(models.JobId(r["id"]), r["outcome"]) for r in rows]
 
 
@@ -298,7 +321,24 @@ async def list_workers(pool: db.Pool, *, alive_within_s: float) -> list[models.W
 
 # --- flows: server.flow_engine decides, this module writes ---------------------------------
 
-_Pending = deque[tuple[uuid.UUID, uuid.UUID] | flow_engine.FlowJob]
+
+class _Work:
+    """Flow events to work through in one transaction, and the cancels to send after it.
+
+    Cancels wait for the commit: cancelling a sibling while holding the flow's lock
+    could deadlock with that sibling's own completion (child lock, then flow lock).
+    """
+
+    def __init__(self, *events: tuple[uuid.UUID, uuid.UUID] | flow_engine.FlowJob) -> None:
+        self.pending: deque[tuple[uuid.UUID, uuid.UUID] | flow_engine.FlowJob] = deque(events)
+        self.cancels: list[tuple[str, models.JobId]] = []
+
+
+async def _cancel_after(
+    pool: db.Pool, work: _Work, *, by: str = "flow", reason: str = "a sibling step failed"
+) -> None:
+    for workspace, job_id in work.cancels:
+        await _cancel_one(pool, workspace, job_id, by, reason, advance_parent=False)
 
 
 async def enqueue_flow(
@@ -323,9 +363,11 @@ async def enqueue_flow(
         parent_job=parent_job,
         flow_status=state,
     )
+    work = _Work(job)
     async with pool.acquire() as conn, conn.transaction():
         await _insert_flow(conn, job, step_id=None, schedule_path=schedule_path)
-        await _advance_flows(conn, deque([job]))
+        await _advance_flows(conn, work)
+    await _cancel_after(pool, work)
     return job_id
 
 
@@ -351,9 +393,11 @@ async def restart_flow(
         parent_job=None,
         flow_status=flow_engine.restarted(old.flow_status, step_id),
     )
+    work = _Work(job)
     async with pool.acquire() as conn, conn.transaction():
         await _insert_flow(conn, job, step_id=None)
-        await _advance_flows(conn, deque([job]))
+        await _advance_flows(conn, work)
+    await _cancel_after(pool, work)
     return job.id
 
 
@@ -380,14 +424,14 @@ async def _insert_flow(
     )
 
 
-async def _advance_flows(conn: db.AnyConnection, pending: _Pending) -> None:
+async def _advance_flows(conn: db.AnyConnection, work: _Work) -> None:
     """Work through flow events in one transaction: new flows to start, children that ended.
 
     A worklist rather than recursion: a loop of instant iterations advances its flow
     once per iteration without growing the stack.
     """
-    while pending:
-        event = pending.popleft()
+    while work.pending:
+        event = work.pending.popleft()
         if isinstance(event, flow_engine.FlowJob):
             job = event
             advance = await flow_engine.start(conn, job)
@@ -405,14 +449,14 @@ async def _advance_flows(conn: db.AnyConnection, pending: _Pending) -> None:
             if found is None:
                 continue
             advance = found
-        await _apply(conn, job, advance, pending)
+        await _apply(conn, job, advance, work)
 
 
 async def _apply(
     conn: db.AnyConnection,
     job: flow_engine.FlowJob,
     advance: flow_engine.Advance,
-    pending: _Pending,
+    work: _Work,
 ) -> None:
     """Write what the engine decided: the state (or the end), cancels, new children."""
     finish = advance.finish
@@ -426,11 +470,10 @@ async def _apply(
             advance.state,
         )
         if row is not None and row["parent_job"] is not None:
-            pending.append((row["parent_job"], job.id))
+            work.pending.append((row["parent_job"], job.id))
     else:
         await conn.execute(db.query("save_flow_status"), job.id, advance.state)
-    for child_id in advance.cancel:
-        await _cancel_child(conn, job.workspace, child_id, "flow", "a sibling step failed")
+    work.cancels.extend((job.workspace, child_id) for child_id in advance.cancel)
     for child in advance.children:
         if isinstance(child, flow_engine.ChildScript):
             await _enqueue_step(conn, job, child)
@@ -445,7 +488,7 @@ async def _apply(
                 flow_status=child.state,
             )
             await _insert_flow(conn, sub, step_id=child.step_id)
-            pending.append(sub)
+            work.pending.append(sub)
 
 
 async def _enqueue_step(
@@ -479,25 +522,23 @@ async def _enqueue_step(
     )
 
 
-async def _cancel_child(
-    conn: db.AnyConnection, workspace: str, job_id: models.JobId, by: str, reason: str
-) -> None:
-    await conn.fetch(db.query("cancel_job"), workspace, job_id, by, reason)
-    lineage = await conn.fetchrow(db.query("job_lineage"), job_id)
-    if lineage is not None and lineage["kind"] == "flow":
-        await _cancel_flow(conn, workspace, job_id, by, reason)
-
-
 async def _cancel_flow(
-    conn: db.AnyConnection, workspace: str, job_id: models.JobId, by: str, reason: str
+    conn: db.AnyConnection,
+    workspace: str,
+    job_id: models.JobId,
+    by: str,
+    reason: str,
+    work: _Work,
 ) -> uuid.UUID | None:
-    """End a flow as canceled with its running children; answers its parent flow, if any."""
+    """End a flow as canceled (its running children are canceled after the commit).
+
+    Answers its parent flow, if any.
+    """
     row = await conn.fetchrow(db.query("lock_flow_job"), job_id)
     if row is None:
         return None
     job = msgspec.convert(dict(row.items()), flow_engine.FlowJob)
-    for child_id in flow_engine.running_children(job.flow_status):
-        await _cancel_child(conn, workspace, child_id, by, reason)
+    work.cancels.extend((workspace, c) for c in flow_engine.running_children(job.flow_status))
     done = await conn.fetchrow(
         db.query("complete_flow_job"),
         job_id,
@@ -524,15 +565,14 @@ async def flow_status(
     )
 
 
-async def _expire_suspended(conn: db.AnyConnection) -> None:
+async def _expire_suspended(conn: db.AnyConnection, work: _Work) -> None:
     """End the approval waits that ran out (done by every worker's maintenance pass)."""
-    pending: _Pending = deque()
     for row in await conn.fetch(db.query("expired_suspended_flows")):
         job = msgspec.convert(dict(row.items()), flow_engine.FlowJob)
         advance = await flow_engine.suspend_expired(conn, job)
         if advance is not None:
-            await _apply(conn, job, advance, pending)
-    await _advance_flows(conn, pending)
+            await _apply(conn, job, advance, work)
+    await _advance_flows(conn, work)
 
 
 async def resume(
@@ -549,6 +589,7 @@ async def resume(
 
     False when this URL was used already: a repeat changes nothing.
     """
+    work = _Work()
     async with pool.acquire() as conn, conn.transaction():
         step = await conn.fetchrow(db.query("flow_step_of"), workspace, job_id)
         if step is None or step["parent_job"] is None:
@@ -569,7 +610,7 @@ async def resume(
             return False
         advance = await flow_engine.events_arrived(conn, job, job_id)
         if advance is not None:
-            pending: _Pending = deque()
-            await _apply(conn, job, advance, pending)
-            await _advance_flows(conn, pending)
+            await _apply(conn, job, advance, work)
+            await _advance_flows(conn, work)
+    await _cancel_after(pool, work)
     return True

@@ -426,3 +426,39 @@ async def test_restart_from_a_step_reuses_earlier_results(
     assert counter.read_text() == "x"  # `expensive` ran once, in the first run
     modules = done["flow_status"]["modules"]
     assert modules[0]["job"] == (await job(client, first.text))["flow_status"]["modules"][0]["job"]
+
+
+async def test_a_failed_parallel_iteration_cancels_its_siblings(
+    client: httpx.AsyncClient, pool: db.Pool, dsn: str, config: settings.Settings
+) -> None:
+    body = (
+        "import time\n\n"
+        "def main(x: int):\n"
+        "    if x == 0:\n"
+        "        raise ValueError('zero')\n"
+        "    time.sleep(30)\n"
+        "    return x\n"
+    )
+    await create(
+        client,
+        "f/demo/siblings",
+        [
+            loop(
+                "l",
+                "flow_input.items",
+                [raw("step", body, x=js("flow_input.iter.value"))],
+                parallel=True,
+            )
+        ],
+        schema=ITEMS,
+    )
+    async with a_worker(pool, dsn, config, "w1"), a_worker(pool, dsn, config, "w2"):
+        started = await client.post(
+            "/api/w/main/jobs/run/f/f/demo/siblings", json={"items": [0, 1, 2]}
+        )
+        done = await wait_done(client, started.text, timeout_s=25)
+        assert done["success"] is False
+        assert "zero" in done["result"]["error"]["message"]
+        iterations = done["flow_status"]["modules"][0]["flow_jobs"]
+        ended = [await wait_done(client, i, timeout_s=15) for i in iterations]
+    assert sorted(i["status"] for i in ended) == ["canceled", "canceled", "failure"]
