@@ -26,119 +26,11 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
-from server import arguments, db, errors, expressions, flows, models, scripts
-
-StepType = Literal["WaitingForPriorSteps", "WaitingForEvents", "InProgress", "Success", "Failure"]
-DEFAULT_SUSPEND_TIMEOUT_S = 1800  # Windmill's default wait for an approval
-
-
-class Iterator(msgspec.Struct, kw_only=True):
-    """Loop progress in Windmill's shape: `index` iterations started of `itered`."""
-
-    index: int = 0
-    itered: list[Any] = []
-
-
-class StepStatus(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """One module's progress, in Windmill's `FlowStatusModule` field names.
-
-    Mutable on purpose: an advance edits the working copy of one flow's state,
-    which `server.queue` then stores whole.
-    """
-
-    id: str
-    type: StepType = "WaitingForPriorSteps"
-    job: str | None = None
-    flow_jobs: list[str] | None = None
-    flow_jobs_success: list[bool | None] | None = None
-    iterator: Iterator | None = None
-    branch_chosen: dict[str, Any] | None = None
-    branchall: dict[str, int] | None = None
-    skipped: bool = False
-    result: Any = None
-    # joins: the per-child results, how many children ended, how many may run at once
-    child_results: list[Any] | None = None
-    done: int = 0
-    parallelism: int = 1
-
-
-class FlowState(msgspec.Struct, kw_only=True):
-    """The whole state of one flow job (a run, or a loop iteration or branch of one)."""
-
-    version: int
-    flow_input: dict[str, Any]
-    modules: list[StepStatus]
-    # [] the flow's own modules; [step] a loop body; [step, n] or [step, "default"] a branch
-    scope: list[str | int] = []
-    outer_results: dict[str, Any] = {}
-    results: dict[str, Any] = {}
-    previous_result: Any = None
-    step: int = 0
-    failure_module: StepStatus | None = None
-    error: dict[str, Any] | None = None
-    sleep_s: float = 0
-    # approvals: the payload of the last resume (`resume` in expressions), and the wait's end
-    resume: Any = None
-    resumes: list[Any] = []
-    suspended_until: str | None = None
-
-
-class FlowJob(msgspec.Struct, frozen=True, kw_only=True):
-    """The row of a flow job, locked by the caller for the length of the advance."""
-
-    id: models.JobId
-    workspace: models.WorkspaceId
-    script_path: str
-    created_by: str
-    tag: str
-    parent_job: uuid.UUID | None
-    flow_status: FlowState
-
-
-class ChildOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    """How a child job ended, read from `completed` in the same transaction."""
-
-    status: models.FinalStatus
-    result: Any = None
-    error: dict[str, Any] | None = None
-
-
-class ChildScript(msgspec.Struct, frozen=True, kw_only=True):
-    job_id: models.JobId
-    step_id: str
-    script: models.Script
-    args: dict[str, Any]
-    tag: str | None = None
-    timeout_s: int | None = None
-    retry: models.RetryPolicy | None = None
-    delay_s: float = 0
-
-
-class ChildFlow(msgspec.Struct, frozen=True, kw_only=True):
-    job_id: models.JobId
-    step_id: str
-    script_path: str
-    version: int
-    state: FlowState
-
-
-class Finish(msgspec.Struct, frozen=True, kw_only=True):
-    status: models.FinalStatus
-    result: Any = None
-    error: models.JobError | None = None
-
-
-class Advance(msgspec.Struct, kw_only=True):
-    """What one advance decided, for `server.queue` to apply in its transaction."""
-
-    state: FlowState
-    children: list[ChildScript | ChildFlow] = []
-    cancel: list[models.JobId] = []
-    finish: Finish | None = None
+from server import arguments, db, errors, expressions, flow_state, flows, models, scripts
 
 
 class StepFailed(Exception):
@@ -174,24 +66,10 @@ def scope_modules(value: flows.FlowValue, scope: list[str | int]) -> list[flows.
     raise errors.TidemillError(f"step {scope[0]!r} has no nested modules")
 
 
-def new_state(
-    version: int,
-    modules: list[flows.FlowModule],
-    flow_input: dict[str, Any],
-    **extra: Any,
-) -> FlowState:
-    return FlowState(
-        version=version,
-        flow_input=flow_input,
-        modules=[StepStatus(id=m.id) for m in modules],
-        **extra,
-    )
-
-
 # --- expressions --------------------------------------------------------------------------
 
 
-def _context(state: FlowState, **extra: Any) -> dict[str, Any]:
+def _context(state: flow_state.FlowState, **extra: Any) -> dict[str, Any]:
     return {
         "flow_input": state.flow_input,
         "results": {**state.outer_results, **state.results},
@@ -238,23 +116,19 @@ def _seconds(value: Any, where: str) -> float:
     return float(value)
 
 
-def _error_of(exc: errors.TidemillError) -> dict[str, Any]:
-    return {"name": type(exc).__name__, "message": exc.message}
-
-
 # --- starting a step ----------------------------------------------------------------------
 
 
 class _Run:
     """One advance of one flow: the working state and what it decided."""
 
-    def __init__(self, conn: Reader, job: FlowJob, flow: flows.Flow) -> None:
+    def __init__(self, conn: Reader, job: flow_state.FlowJob, flow: flows.Flow) -> None:
         self.conn = conn
         self.job = job
         self.flow = flow
         self.value = flow.definition
         self.state = job.flow_status
-        self.advance = Advance(state=self.state)
+        self.advance = flow_state.Advance(state=self.state)
         self.modules = scope_modules(self.value, self.state.scope)
 
     # -- children
@@ -281,7 +155,7 @@ class _Run:
         if retry is not None and retry.constant is None and retry.exponential is None:
             retry = None
         tag = value.tag if isinstance(value, flows.RawScript) else value.tag_override
-        child = ChildScript(
+        child = flow_state.ChildScript(
             job_id=models.JobId(uuid.uuid4()),
             step_id=step_id,
             script=script,
@@ -324,10 +198,10 @@ class _Run:
         step_id: str,
         script_path: str,
         version: int,
-        state: FlowState,
+        state: flow_state.FlowState,
     ) -> str:
         state.sleep_s = self._take_sleep()
-        child = ChildFlow(
+        child = flow_state.ChildFlow(
             job_id=models.JobId(uuid.uuid4()),
             step_id=step_id,
             script_path=script_path,
@@ -341,7 +215,7 @@ class _Run:
         self, step_id: str, scope: list[str | int], flow_input: dict[str, Any], previous: Any
     ) -> str:
         """A loop iteration or a branch: a child flow job running nested modules."""
-        state = new_state(
+        state = flow_state.new_state(
             self.state.version,
             scope_modules(self.value, scope),
             flow_input,
@@ -363,12 +237,14 @@ class _Run:
             raise StepFailed(
                 {"name": type(exc).__name__, "message": f"step {module.id!r}: {exc.message}"}
             ) from None
-        state = new_state(sub.version_id, sub.definition.modules, args)
+        state = flow_state.new_state(sub.version_id, sub.definition.modules, args)
         return self._flow_child(module.id, sub.path, sub.version_id, state)
 
     # -- steps
 
-    async def start_step(self, module: flows.FlowModule, status: StepStatus) -> tuple[bool, Any]:
+    async def start_step(
+        self, module: flows.FlowModule, status: flow_state.StepStatus
+    ) -> tuple[bool, Any]:
         """Start a step; (True, result) when it finished at once, else (False, None)."""
         context = _context(self.state)
         if module.skip_if is not None and expressions.truthy(
@@ -396,7 +272,7 @@ class _Run:
         self,
         module: flows.FlowModule,
         value: flows.ForloopFlow,
-        status: StepStatus,
+        status: flow_state.StepStatus,
         context: dict[str, Any],
     ) -> tuple[bool, Any]:
         items = _transform(value.iterator, context, f"step {module.id!r}, iterator")
@@ -408,21 +284,21 @@ class _Run:
                 }
             )
         if not items:
-            status.iterator = Iterator(index=0, itered=[])
+            status.iterator = flow_state.Iterator(index=0, itered=[])
             return True, []
         parallelism = 1
         if value.parallel:
             wanted = _transform(value.parallelism, context, f"step {module.id!r}, parallelism")
             parallelism = int(wanted) if isinstance(wanted, int | float) and wanted > 0 else 0
             parallelism = parallelism or len(items)
-        status.iterator = Iterator(index=0, itered=items)
+        status.iterator = flow_state.Iterator(index=0, itered=items)
         status.flow_jobs, status.flow_jobs_success = [], []
         status.child_results = [None] * len(items)
         status.parallelism = parallelism
         self._fill_loop(module, status)
         return False, None
 
-    def _fill_loop(self, module: flows.FlowModule, status: StepStatus) -> None:
+    def _fill_loop(self, module: flows.FlowModule, status: flow_state.StepStatus) -> None:
         """Start iterations while fewer than `parallelism` run and some are left."""
         assert status.iterator is not None and status.flow_jobs is not None
         assert status.flow_jobs_success is not None
@@ -441,7 +317,7 @@ class _Run:
         self,
         module: flows.FlowModule,
         value: flows.BranchOne,
-        status: StepStatus,
+        status: flow_state.StepStatus,
         context: dict[str, Any],
     ) -> tuple[bool, Any]:
         scope: list[str | int] = [module.id, "default"]
@@ -462,7 +338,7 @@ class _Run:
         return False, None
 
     def _start_branchall(
-        self, module: flows.FlowModule, value: flows.BranchAll, status: StepStatus
+        self, module: flows.FlowModule, value: flows.BranchAll, status: flow_state.StepStatus
     ) -> tuple[bool, Any]:
         if not value.branches:
             return True, []
@@ -471,11 +347,11 @@ class _Run:
         status.flow_jobs, status.flow_jobs_success = [], []
         status.child_results = [None] * count
         status.parallelism = count if value.parallel else 1
-        status.iterator = Iterator(index=0, itered=list(range(count)))
+        status.iterator = flow_state.Iterator(index=0, itered=list(range(count)))
         self._fill_branches(module, status)
         return False, None
 
-    def _fill_branches(self, module: flows.FlowModule, status: StepStatus) -> None:
+    def _fill_branches(self, module: flows.FlowModule, status: flow_state.StepStatus) -> None:
         assert status.iterator is not None and status.flow_jobs is not None
         assert status.flow_jobs_success is not None and status.branchall is not None
         while status.iterator.index < status.branchall["len"] and (
@@ -493,7 +369,7 @@ class _Run:
     # -- finishing a step, and the flow
 
     async def step_finished(
-        self, module: flows.FlowModule, status: StepStatus, result: Any
+        self, module: flows.FlowModule, status: flow_state.StepStatus, result: Any
     ) -> bool:
         """Record a step's result; False when the flow waits (approval) or stops here."""
         status.result = result
@@ -501,13 +377,13 @@ class _Run:
         self.state.previous_result = result
         if module.suspend is not None and status.job is not None:
             status.type = "WaitingForEvents"
-            wait = module.suspend.timeout or DEFAULT_SUSPEND_TIMEOUT_S
+            wait = module.suspend.timeout or flow_state.DEFAULT_SUSPEND_TIMEOUT_S
             until = datetime.now(UTC) + timedelta(seconds=wait)
             self.state.suspended_until = until.isoformat()
             return await self.check_events(module, status)
         return self.step_done(module, status, result)
 
-    async def check_events(self, module: flows.FlowModule, status: StepStatus) -> bool:
+    async def check_events(self, module: flows.FlowModule, status: flow_state.StepStatus) -> bool:
         """Whether a suspended step has its approvals; a cancel fails the flow."""
         assert module.suspend is not None and status.job is not None
         events = await self.conn.fetch(db.query("resume_events"), uuid.UUID(status.job))
@@ -525,12 +401,16 @@ class _Run:
             return self.resumed(module, status, approved[-1]["payload"])
         return False
 
-    def resumed(self, module: flows.FlowModule, status: StepStatus, payload: Any) -> bool:
+    def resumed(
+        self, module: flows.FlowModule, status: flow_state.StepStatus, payload: Any
+    ) -> bool:
         self.state.resume = payload
         self.state.suspended_until = None
         return self.step_done(module, status, status.result)
 
-    def step_done(self, module: flows.FlowModule, status: StepStatus, result: Any) -> bool:
+    def step_done(
+        self, module: flows.FlowModule, status: flow_state.StepStatus, result: Any
+    ) -> bool:
         """Move past a finished step; False when the flow stops here (stop_after_if)."""
         status.type = "Success"
         self.state.step += 1
@@ -544,11 +424,11 @@ class _Run:
         ):
             if stop.error_message:
                 raise StepFailed({"name": "StoppedWithError", "message": stop.error_message})
-            self.advance.finish = Finish(status="success", result=result)
+            self.advance.finish = flow_state.Finish(status="success", result=result)
             return False
         return True
 
-    async def run(self) -> Advance:
+    async def run(self) -> flow_state.Advance:
         """Run steps from the current one until one waits on children or the flow ends."""
         while self.advance.finish is None and self.state.step < len(self.modules):
             module = self.modules[self.state.step]
@@ -562,12 +442,17 @@ class _Run:
             except StepFailed as exc:
                 return await self.fail(module, status, exc.error)
         if self.advance.finish is None:
-            self.advance.finish = Finish(status="success", result=self.state.previous_result)
+            self.advance.finish = flow_state.Finish(
+                status="success", result=self.state.previous_result
+            )
         return self.advance
 
     async def fail(
-        self, module: flows.FlowModule | None, status: StepStatus | None, error: dict[str, Any]
-    ) -> Advance:
+        self,
+        module: flows.FlowModule | None,
+        status: flow_state.StepStatus | None,
+        error: dict[str, Any],
+    ) -> flow_state.Advance:
         """A step failed for good: cancel its siblings, then the failure module or the end."""
         if status is not None:
             status.type = "Failure"
@@ -579,7 +464,7 @@ class _Run:
         handler = self.value.failure_module
         if handler is not None and not self.state.scope and self.state.failure_module is None:
             self.state.error = failed
-            self.state.failure_module = StepStatus(id=handler.id, type="InProgress")
+            self.state.failure_module = flow_state.StepStatus(id=handler.id, type="InProgress")
             context = {**_context(self.state), "previous_result": failed, "error": failed}
             try:
                 await self._start_failure_module(handler, context)
@@ -604,11 +489,11 @@ class _Run:
 
     def _end_failed(
         self, error: dict[str, Any], *, result: Any = None, extra: dict[str, Any] | None = None
-    ) -> Advance:
+    ) -> flow_state.Advance:
         message = str(error.get("message", ""))
         if extra is not None:
             message += f" (and the failure module failed: {extra.get('message', '')})"
-        self.advance.finish = Finish(
+        self.advance.finish = flow_state.Finish(
             status="failure",
             result=result,
             error=models.JobError(
@@ -621,7 +506,9 @@ class _Run:
 
     # -- a child ended
 
-    async def child_done(self, child_id: str, outcome: ChildOutcome) -> Advance | None:
+    async def child_done(
+        self, child_id: str, outcome: flow_state.ChildOutcome
+    ) -> flow_state.Advance | None:
         handler = self.state.failure_module
         if handler is not None:
             if handler.job != child_id:
@@ -645,7 +532,7 @@ class _Run:
             return await self.fail(module, status, exc.error)
         return None
 
-    def _error(self, outcome: ChildOutcome) -> dict[str, Any]:
+    def _error(self, outcome: flow_state.ChildOutcome) -> dict[str, Any]:
         error = dict(outcome.error or {})
         if outcome.status == "canceled":
             error.setdefault("name", "Canceled")
@@ -654,8 +541,11 @@ class _Run:
         return error
 
     async def _single_done(
-        self, module: flows.FlowModule, status: StepStatus, outcome: ChildOutcome
-    ) -> Advance:
+        self,
+        module: flows.FlowModule,
+        status: flow_state.StepStatus,
+        outcome: flow_state.ChildOutcome,
+    ) -> flow_state.Advance:
         if outcome.status == "success":
             result = outcome.result
         elif module.continue_on_error:
@@ -667,8 +557,12 @@ class _Run:
         return self.advance
 
     async def _join(
-        self, module: flows.FlowModule, status: StepStatus, index: int, outcome: ChildOutcome
-    ) -> Advance:
+        self,
+        module: flows.FlowModule,
+        status: flow_state.StepStatus,
+        index: int,
+        outcome: flow_state.ChildOutcome,
+    ) -> flow_state.Advance:
         assert status.child_results is not None and status.flow_jobs_success is not None
         if status.flow_jobs_success[index] is not None:
             return self.advance  # already counted
@@ -696,21 +590,23 @@ class _Run:
 # --- what server.queue calls --------------------------------------------------------------
 
 
-async def start(conn: Reader, job: FlowJob) -> Advance:
-    """Advance a flow job that was just inserted: run until it waits or ends."""
+async def start(conn: Reader, job: flow_state.FlowJob) -> flow_state.Advance:
+    """flow_state.Advance a flow job that was just inserted: run until it waits or ends."""
     flow = await definition(conn, job.workspace, job.flow_status.version)
     return await _Run(conn, job, flow).run()
 
 
 async def child_done(
-    conn: Reader, job: FlowJob, child_id: models.JobId, outcome: ChildOutcome
-) -> Advance | None:
-    """Advance a flow whose child ended; None when the child no longer matters to it."""
+    conn: Reader, job: flow_state.FlowJob, child_id: models.JobId, outcome: flow_state.ChildOutcome
+) -> flow_state.Advance | None:
+    """flow_state.Advance a flow whose child ended; None when the child no longer matters to it."""
     flow = await definition(conn, job.workspace, job.flow_status.version)
     return await _Run(conn, job, flow).child_done(str(child_id), outcome)
 
 
-def _suspended(run: _Run, step_job: str | None) -> tuple[flows.FlowModule, StepStatus] | None:
+def _suspended(
+    run: _Run, step_job: str | None
+) -> tuple[flows.FlowModule, flow_state.StepStatus] | None:
     if run.state.step >= len(run.modules):
         return None
     module, status = run.modules[run.state.step], run.state.modules[run.state.step]
@@ -719,7 +615,9 @@ def _suspended(run: _Run, step_job: str | None) -> tuple[flows.FlowModule, StepS
     return module, status
 
 
-async def events_arrived(conn: Reader, job: FlowJob, step_job: models.JobId) -> Advance | None:
+async def events_arrived(
+    conn: Reader, job: flow_state.FlowJob, step_job: models.JobId
+) -> flow_state.Advance | None:
     """A resume or cancel URL was used: go on if the waiting step now has what it needs."""
     run = _Run(conn, job, await definition(conn, job.workspace, job.flow_status.version))
     found = _suspended(run, str(step_job))
@@ -734,7 +632,7 @@ async def events_arrived(conn: Reader, job: FlowJob, step_job: models.JobId) -> 
     return None
 
 
-async def suspend_expired(conn: Reader, job: FlowJob) -> Advance | None:
+async def suspend_expired(conn: Reader, job: flow_state.FlowJob) -> flow_state.Advance | None:
     """The wait for approval ran out: fail the flow, or go on if the step says so."""
     run = _Run(conn, job, await definition(conn, job.workspace, job.flow_status.version))
     found = _suspended(run, None)
@@ -758,7 +656,7 @@ async def suspend_expired(conn: Reader, job: FlowJob) -> Advance | None:
     return await run.fail(module, status, error)
 
 
-async def resume_form(conn: Reader, job: FlowJob, step_id: str) -> flows.Suspend:
+async def resume_form(conn: Reader, job: flow_state.FlowJob, step_id: str) -> flows.Suspend:
     """The suspend settings of a step, to check a resume against; Invalid if it has none."""
     flow = await definition(conn, job.workspace, job.flow_status.version)
     for module in flows.all_modules(flow.definition):
@@ -768,55 +666,3 @@ async def resume_form(conn: Reader, job: FlowJob, step_id: str) -> flows.Suspend
         f"step {step_id!r} of this flow is not a suspend (approval) step",
         [{"path": "job_id", "message": "not a suspend step"}],
     )
-
-
-def restarted(state: FlowState, step_id: str) -> FlowState:
-    """A new run's state that reuses the results of the steps before `step_id`."""
-    ids = [m.id for m in state.modules]
-    if step_id not in ids:
-        raise errors.Invalid(
-            f"the flow has no top-level step {step_id!r}; its steps are {', '.join(ids)}",
-            [{"path": "step_id", "message": "not a top-level step of this flow"}],
-        )
-    index = ids.index(step_id)
-    kept = state.modules[:index]
-    previous = state.results.get(kept[-1].id) if kept else None
-    return FlowState(
-        version=state.version,
-        flow_input=state.flow_input,
-        modules=[*kept, *(StepStatus(id=i) for i in ids[index:])],
-        results={m.id: state.results.get(m.id) for m in kept},
-        previous_result=previous,
-        step=index,
-    )
-
-
-def running_children(state: FlowState) -> list[models.JobId]:
-    """The children a cancel of this flow must cancel too."""
-    ids: list[str] = []
-    for status in [*state.modules, *([state.failure_module] if state.failure_module else [])]:
-        if status.type != "InProgress":
-            continue
-        if status.job is not None:
-            ids.append(status.job)
-        for index, job in enumerate(status.flow_jobs or []):
-            if status.flow_jobs_success is None or status.flow_jobs_success[index] is None:
-                ids.append(job)
-    return [models.JobId(uuid.UUID(i)) for i in ids]
-
-
-def render_status(state: FlowState) -> dict[str, Any]:
-    """The flow's state in Windmill's `flow_status` shape (plus each step's result)."""
-
-    def module(status: StepStatus) -> dict[str, Any]:
-        body: dict[str, Any] = msgspec.to_builtins(status)
-        for internal in ("child_results", "done", "parallelism"):
-            body.pop(internal, None)
-        body.setdefault("type", "WaitingForPriorSteps")
-        return body
-
-    return {
-        "step": state.step,
-        "modules": [module(m) for m in state.modules],
-        "failure_module": module(state.failure_module) if state.failure_module else None,
-    }

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from server import arguments, db, errors, flow_engine, flows, models
+from server import arguments, db, errors, flow_engine, flow_state, flows, models
 
 QUEUED_CHANNEL = "tidemill_queued"
 DONE_CHANNEL = "tidemill_done"
@@ -329,8 +329,8 @@ class _Work:
     could deadlock with that sibling's own completion (child lock, then flow lock).
     """
 
-    def __init__(self, *events: tuple[uuid.UUID, uuid.UUID] | flow_engine.FlowJob) -> None:
-        self.pending: deque[tuple[uuid.UUID, uuid.UUID] | flow_engine.FlowJob] = deque(events)
+    def __init__(self, *events: tuple[uuid.UUID, uuid.UUID] | flow_state.FlowJob) -> None:
+        self.pending: deque[tuple[uuid.UUID, uuid.UUID] | flow_state.FlowJob] = deque(events)
         self.cancels: list[tuple[str, models.JobId]] = []
 
 
@@ -353,8 +353,8 @@ async def enqueue_flow(
     parent_job: uuid.UUID | None = None,
 ) -> models.JobId:
     """Start a run of a flow version: its first steps are queued before this returns."""
-    state = flow_engine.new_state(flow.version_id, flow.definition.modules, args)
-    job = flow_engine.FlowJob(
+    state = flow_state.new_state(flow.version_id, flow.definition.modules, args)
+    job = flow_state.FlowJob(
         id=job_id,
         workspace=flow.workspace,
         script_path=flow.path,
@@ -383,15 +383,15 @@ async def restart_flow(
     row = await pool.fetchrow(db.query("get_completed_flow"), workspace, job_id)
     if row is None or row["parent_job"] is not None:
         raise errors.NotFound(f"no finished flow run {job_id}")
-    old = msgspec.convert(dict(row.items()), flow_engine.FlowJob)
-    job = flow_engine.FlowJob(
+    old = msgspec.convert(dict(row.items()), flow_state.FlowJob)
+    job = flow_state.FlowJob(
         id=new_job_id(),
         workspace=old.workspace,
         script_path=old.script_path,
         created_by=created_by,
         tag=old.tag,
         parent_job=None,
-        flow_status=flow_engine.restarted(old.flow_status, step_id),
+        flow_status=flow_state.restarted(old.flow_status, step_id),
     )
     work = _Work(job)
     async with pool.acquire() as conn, conn.transaction():
@@ -403,7 +403,7 @@ async def restart_flow(
 
 async def _insert_flow(
     conn: db.AnyConnection,
-    job: flow_engine.FlowJob,
+    job: flow_state.FlowJob,
     *,
     step_id: str | None,
     schedule_path: str | None = None,
@@ -432,7 +432,7 @@ async def _advance_flows(conn: db.AnyConnection, work: _Work) -> None:
     """
     while work.pending:
         event = work.pending.popleft()
-        if isinstance(event, flow_engine.FlowJob):
+        if isinstance(event, flow_state.FlowJob):
             job = event
             advance = await flow_engine.start(conn, job)
         else:
@@ -440,11 +440,11 @@ async def _advance_flows(conn: db.AnyConnection, work: _Work) -> None:
             row = await conn.fetchrow(db.query("lock_flow_job"), flow_id)
             if row is None:
                 continue  # the flow ended already (canceled, or failed on another step)
-            job = msgspec.convert(dict(row.items()), flow_engine.FlowJob)
+            job = msgspec.convert(dict(row.items()), flow_state.FlowJob)
             child = await conn.fetchrow(db.query("completed_child"), child_id)
             if child is None:
                 continue  # a child flow canceled with its parent
-            outcome = msgspec.convert(dict(child.items()), flow_engine.ChildOutcome)
+            outcome = msgspec.convert(dict(child.items()), flow_state.ChildOutcome)
             found = await flow_engine.child_done(conn, job, models.JobId(child_id), outcome)
             if found is None:
                 continue
@@ -454,8 +454,8 @@ async def _advance_flows(conn: db.AnyConnection, work: _Work) -> None:
 
 async def _apply(
     conn: db.AnyConnection,
-    job: flow_engine.FlowJob,
-    advance: flow_engine.Advance,
+    job: flow_state.FlowJob,
+    advance: flow_state.Advance,
     work: _Work,
 ) -> None:
     """Write what the engine decided: the state (or the end), cancels, new children."""
@@ -475,10 +475,10 @@ async def _apply(
         await conn.execute(db.query("save_flow_status"), job.id, advance.state)
     work.cancels.extend((job.workspace, child_id) for child_id in advance.cancel)
     for child in advance.children:
-        if isinstance(child, flow_engine.ChildScript):
+        if isinstance(child, flow_state.ChildScript):
             await _enqueue_step(conn, job, child)
         else:
-            sub = flow_engine.FlowJob(
+            sub = flow_state.FlowJob(
                 id=child.job_id,
                 workspace=job.workspace,
                 script_path=child.script_path,
@@ -492,7 +492,7 @@ async def _apply(
 
 
 async def _enqueue_step(
-    conn: db.AnyConnection, job: flow_engine.FlowJob, child: flow_engine.ChildScript
+    conn: db.AnyConnection, job: flow_state.FlowJob, child: flow_state.ChildScript
 ) -> None:
     script = child.script
     settings = script.settings
@@ -537,8 +537,8 @@ async def _cancel_flow(
     row = await conn.fetchrow(db.query("lock_flow_job"), job_id)
     if row is None:
         return None
-    job = msgspec.convert(dict(row.items()), flow_engine.FlowJob)
-    work.cancels.extend((workspace, c) for c in flow_engine.running_children(job.flow_status))
+    job = msgspec.convert(dict(row.items()), flow_state.FlowJob)
+    work.cancels.extend((workspace, c) for c in flow_state.running_children(job.flow_status))
     done = await conn.fetchrow(
         db.query("complete_flow_job"),
         job_id,
@@ -560,15 +560,15 @@ async def flow_status(
     state = row["flow_status"]
     if state is None:
         return row["flow_step_id"], None
-    return row["flow_step_id"], flow_engine.render_status(
-        msgspec.convert(state, flow_engine.FlowState)
+    return row["flow_step_id"], flow_state.render_status(
+        msgspec.convert(state, flow_state.FlowState)
     )
 
 
 async def _expire_suspended(conn: db.AnyConnection, work: _Work) -> None:
     """End the approval waits that ran out (done by every worker's maintenance pass)."""
     for row in await conn.fetch(db.query("expired_suspended_flows")):
-        job = msgspec.convert(dict(row.items()), flow_engine.FlowJob)
+        job = msgspec.convert(dict(row.items()), flow_state.FlowJob)
         advance = await flow_engine.suspend_expired(conn, job)
         if advance is not None:
             await _apply(conn, job, advance, work)
@@ -599,7 +599,7 @@ async def resume(
             if await conn.fetchval(db.query("resume_event_exists"), job_id, resume_id):
                 return False  # a repeat after the flow went on and ended
             raise errors.Conflict("the flow of this step has already ended")
-        job = msgspec.convert(dict(row.items()), flow_engine.FlowJob)
+        job = msgspec.convert(dict(row.items()), flow_state.FlowJob)
         suspend = await flow_engine.resume_form(conn, job, step["flow_step_id"])
         if approved and suspend.resume_form is not None and suspend.resume_form.schema:
             payload = arguments.validate(suspend.resume_form.schema, payload)
