@@ -10,6 +10,7 @@ import httpx
 
 from tests.test_api_scripts import save
 from tests.test_flows_api import js, script_step
+from tests.test_webhooks import scoped_token
 from worker import service
 
 DOUBLE = "def main(x: int):\n    return x * 2\n"
@@ -160,3 +161,20 @@ async def test_a_failing_step_fails_the_flow(
         "Failure",
         "WaitingForPriorSteps",
     ]
+
+
+async def test_a_scoped_token_runs_its_flow_as_a_webhook(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    """Windmill's flow webhooks are the run routes with a token in the query."""
+    await create(client, "f/demo/hook", [raw("a", DOUBLE, x=js("flow_input.n"))])
+    await create(client, "f/demo/other", [{"id": "a", "value": {"type": "identity"}}])
+    token = await scoped_token(client, "run:f/demo/hook")
+    client.headers.pop("Authorization")
+    hook = await client.post(
+        f"/api/w/main/jobs/run_wait_result/f/f/demo/hook?token={token}", json={"n": 4}
+    )
+    assert hook.status_code == 200, hook.text
+    assert hook.json() == 8
+    other = await client.post(f"/api/w/main/jobs/run/f/f/demo/other?token={token}", json={})
+    assert other.status_code == 403
