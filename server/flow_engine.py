@@ -418,15 +418,38 @@ class _Run:
         if module.sleep is not None:
             sleep = _transform(module.sleep, context, f"step {module.id!r}, sleep")
             self.state.sleep_s = _seconds(sleep, f"step {module.id!r}, sleep")
-        stop = module.stop_after_if
-        if stop is not None and expressions.truthy(
-            _eval(stop.expr, context, f"step {module.id!r}, stop_after_if")
-        ):
-            if stop.error_message:
-                raise StepFailed({"name": "StoppedWithError", "message": stop.error_message})
-            self.advance.finish = flow_state.Finish(status="success", result=result)
-            return False
+        # on a loop, `stop_after_if` breaks the loop after an iteration (see _join);
+        # `stop_after_all_iters_if` is checked once the whole loop (or branchall) ended
+        checks = [("stop_after_all_iters_if", module.stop_after_all_iters_if)]
+        if not isinstance(module.value, flows.ForloopFlow):
+            checks.append(("stop_after_if", module.stop_after_if))
+        for field, stop in checks:
+            if stop is not None and expressions.truthy(
+                _eval(stop.expr, context, f"step {module.id!r}, {field}")
+            ):
+                if stop.error_message:
+                    raise StepFailed({"name": "StoppedWithError", "message": stop.error_message})
+                self.advance.finish = flow_state.Finish(status="success", result=result)
+                return False
         return True
+
+    def _break_loop(
+        self, module: flows.FlowModule, status: flow_state.StepStatus, result: Any
+    ) -> None:
+        """A loop's `stop_after_if` after one iteration: start no more iterations."""
+        stop = module.stop_after_if
+        if stop is None or not expressions.truthy(
+            _eval(
+                stop.expr, _context(self.state, result=result), f"step {module.id!r}, stop_after_if"
+            )
+        ):
+            return
+        if stop.error_message:
+            raise StepFailed({"name": "StoppedWithError", "message": stop.error_message})
+        assert status.iterator is not None and status.child_results is not None
+        started = status.iterator.index
+        status.iterator.itered = status.iterator.itered[:started]
+        status.child_results = status.child_results[:started]
 
     async def run(self) -> flow_state.Advance:
         """Run steps from the current one until one waits on children or the flow ends."""
@@ -577,6 +600,8 @@ class _Run:
             return await self.fail(module, status, self._error(outcome))
         status.child_results[index] = outcome.result if ok else {"error": self._error(outcome)}
         if isinstance(value, flows.ForloopFlow):
+            if ok:
+                self._break_loop(module, status, outcome.result)
             self._fill_loop(module, status)
         else:
             self._fill_branches(module, status)
@@ -591,7 +616,7 @@ class _Run:
 
 
 async def start(conn: Reader, job: flow_state.FlowJob) -> flow_state.Advance:
-    """flow_state.Advance a flow job that was just inserted: run until it waits or ends."""
+    """Advance a flow job that was just inserted: run until it waits or ends."""
     flow = await definition(conn, job.workspace, job.flow_status.version)
     return await _Run(conn, job, flow).run()
 

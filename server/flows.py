@@ -119,6 +119,7 @@ class FlowModule(msgspec.Struct, frozen=True, kw_only=True):
     value: ModuleValue
     summary: str | None = None
     stop_after_if: StopAfterIf | None = None
+    stop_after_all_iters_if: StopAfterIf | None = None
     skip_if: SkipIf | None = None
     # an InputTransform in current Windmill, a number in older documents
     sleep: InputTransform | int | None = None
@@ -254,6 +255,8 @@ def _module_exprs(module: FlowModule) -> list[tuple[str, str]]:
         found.append(("skip_if.expr", module.skip_if.expr))
     if module.stop_after_if is not None:
         found.append(("stop_after_if.expr", module.stop_after_if.expr))
+    if module.stop_after_all_iters_if is not None:
+        found.append(("stop_after_all_iters_if.expr", module.stop_after_all_iters_if.expr))
     transform("sleep", module.sleep)
     transform("timeout", module.timeout)
     return found
@@ -286,7 +289,7 @@ def _check_modules(
             except expressions.ExpressionError as exc:
                 problems.add(f"{here}.{field}", f"step {module.id!r}: {exc.message}")
                 continue
-            allowed = earlier | {module.id} if field.startswith("stop_after_if") else earlier
+            allowed = earlier | {module.id} if field.startswith("stop_after") else earlier
             for step in sorted(expressions.referenced_steps(expr) - allowed):
                 problems.add(
                     f"{here}.{field}",

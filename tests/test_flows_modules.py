@@ -462,3 +462,38 @@ async def test_a_failed_parallel_iteration_cancels_its_siblings(
         iterations = done["flow_status"]["modules"][0]["flow_jobs"]
         ended = [await wait_done(client, i, timeout_s=15) for i in iterations]
     assert sorted(i["status"] for i in ended) == ["canceled", "canceled", "failure"]
+
+
+async def test_loop_break_and_stop_after_all_iterations(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    """On a loop, `stop_after_if` breaks after an iteration; `stop_after_all_iters_if` stops
+    the flow once the loop has ended (Windmill's meaning of both)."""
+    body = [raw("d", DOUBLE, x=js("flow_input.iter.value"))]
+    await create(
+        client,
+        "f/demo/break",
+        [
+            {**loop("l", "flow_input.items", body), "stop_after_if": {"expr": "result >= 4"}},
+            raw("sum", "def main(xs: list):\n    return sum(xs)\n", xs=js("results.l")),
+        ],
+        schema=ITEMS,
+    )
+    response = await run(client, "f/demo/break", {"items": [1, 2, 3, 4, 5]})
+    assert response.status_code == 200, response.text
+    assert response.json() == 2 + 4  # iterations 3..5 never ran
+    await create(
+        client,
+        "f/demo/all_iters",
+        [
+            {
+                **loop("l", "flow_input.items", body),
+                "stop_after_all_iters_if": {"expr": "result.length > 1"},
+            },
+            raw("never", BOOM),
+        ],
+        schema=ITEMS,
+    )
+    response = await run(client, "f/demo/all_iters", {"items": [1, 2]})
+    assert response.status_code == 200, response.text
+    assert response.json() == [2, 4]
