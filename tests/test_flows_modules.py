@@ -452,7 +452,12 @@ async def test_a_failed_parallel_iteration_cancels_its_siblings(
         ],
         schema=ITEMS,
     )
-    async with a_worker(pool, dsn, config, "w1"), a_worker(pool, dsn, config, "w2"):
+    # one worker per iteration, so the failing one never waits behind a sleeper
+    async with (
+        a_worker(pool, dsn, config, "w1"),
+        a_worker(pool, dsn, config, "w2"),
+        a_worker(pool, dsn, config, "w3"),
+    ):
         started = await client.post(
             "/api/w/main/jobs/run/f/f/demo/siblings", json={"items": [0, 1, 2]}
         )
