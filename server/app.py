@@ -19,6 +19,7 @@ from litestar.middleware import DefineMiddleware
 from server import db, errors, scheduler, secrets, settings, waiters
 from server.api import (
     common,
+    flows,
     folders,
     http_triggers,
     jobs,
@@ -79,6 +80,7 @@ def api_handlers() -> list[Any]:
     return [
         *scripts.ROUTES,
         *jobs.ROUTES,
+        *flows.ROUTES,
         *schedules.ROUTES,
         *users.ROUTES,
         *system.ROUTES,

@@ -13,6 +13,8 @@ WorkspaceId = NewType("WorkspaceId", str)
 ScriptHash = NewType("ScriptHash", str)
 
 Language = Literal["python3", "deno", "bash"]
+# a flow job runs no code of its own: its steps are child jobs
+JobLanguage = Language | Literal["flow"]
 JobStatus = Literal["queued", "running", "success", "failure", "canceled"]
 FinalStatus = Literal["success", "failure", "canceled"]
 Role = Literal["admin", "developer", "operator"]
@@ -76,7 +78,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     script_path: str
     script_hash: ScriptHash
-    language: Language
+    language: JobLanguage
     args: dict[str, Any]
     status: JobStatus
     tag: str

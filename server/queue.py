@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import deque
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
-from server import db, errors, models
+from server import arguments, db, errors, flow_engine, flow_state, flows, models
 
 QUEUED_CHANNEL = "tidemill_queued"
 DONE_CHANNEL = "tidemill_done"
@@ -226,16 +227,25 @@ async def complete(
     error: models.JobError | None = None,
     last_log: str = "",
 ) -> bool:
-    """End a job; False when this worker no longer held it (it was given up as lost)."""
-    row = await pool.fetchrow(
-        db.query("complete_job"),
-        job_id,
-        worker,
-        status,
-        result,
-        None if error is None else msgspec.to_builtins(error),
-        last_log,
-    )
+    """End a job; False when this worker no longer held it (it was given up as lost).
+
+    A step of a flow advances its flow in the same transaction.
+    """
+    work = _Work()
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            db.query("complete_job"),
+            job_id,
+            worker,
+            status,
+            result,
+            None if error is None else msgspec.to_builtins(error),
+            last_log,
+        )
+        if row is not None and row["parent_job"] is not None:
+            work.pending.append((row["parent_job"], job_id))
+            await _advance_flows(conn, work)
+    await _cancel_after(pool, work)
     return row is not None
 
 
@@ -278,14 +288,60 @@ async def attempts(pool: db.Pool, job_id: models.JobId) -> list[Attempt]:
 async def cancel(
     pool: db.Pool, *, workspace: str, job_id: models.JobId, by: str, reason: str
 ) -> bool:
-    """Cancel a queued or running job; False when no such job is waiting or running."""
-    rows = await pool.fetch(db.query("cancel_job"), workspace, job_id, by, reason)
-    return bool(rows)
+    """Cancel a queued or running job; False when no such job is waiting or running.
+
+    A flow ends at once, with its running steps canceled; a step canceled on its own
+    fails its flow (unless the step continues on error).
+    """
+    return await _cancel_one(pool, workspace, job_id, by, reason, advance_parent=True)
+
+
+async def _cancel_one(
+    pool: db.Pool,
+    workspace: str,
+    job_id: models.JobId,
+    by: str,
+    reason: str,
+    *,
+    advance_parent: bool,
+) -> bool:
+    """Cancel one job; a flow ends canceled at once and its running children after it.
+
+    Each job is canceled in a transaction of its own, never while holding its parent's
+    lock, so a cancel cannot deadlock with a child completing (which locks child, then
+    parent).
+    """
+    work = _Work()
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(db.query("cancel_job"), workspace, job_id, by, reason)
+        if not rows:
+            return False
+        lineage = await conn.fetchrow(db.query("job_lineage"), job_id)
+        assert lineage is not None  # canceled in this transaction
+        parent = None
+        if lineage["kind"] == "flow":
+            parent = await _cancel_flow(conn, workspace, job_id, by, reason, work)
+        elif lineage["status"] == "canceled":
+            parent = lineage["parent_job"]
+        if advance_parent and parent is not None:
+            work.pending.append((parent, job_id))
+            await _advance_flows(conn, work)
+    await _cancel_after(pool, work, by=by, reason=reason)
+    return True
 
 
 async def recover_lost(pool: db.Pool, *, lost_after_s: float) -> list[tuple[models.JobId, str]]:
-    """Re-queue or fail the jobs of dead workers; returns (job id, outcome) pairs."""
-    rows = await pool.fetch(db.query("recover_lost_jobs"), lost_after_s)
+    """Re-queue or fail the jobs of dead workers; returns (job id, outcome) pairs.
+
+    A failed step of a flow advances its flow in the same transaction.
+    """
+    work = _Work()
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(db.query("recover_lost_jobs"), lost_after_s)
+        work.pending.extend((r["parent_job"], r["id"]) for r in rows if r["parent_job"] is not None)
+        await _advance_flows(conn, work)
+        await _expire_suspended(conn, work)
+    await _cancel_after(pool, work)
     return [(models.JobId(r["id"]), r["outcome"]) for r in rows]
 
 
@@ -412,3 +468,300 @@ async def unregister_worker(pool: db.Pool, name: str) -> None:
 async def list_workers(pool: db.Pool, *, alive_within_s: float) -> list[models.Worker]:
     rows = await pool.fetch(db.query("list_workers"), alive_within_s)
     return [msgspec.convert(dict(r.items()), models.Worker) for r in rows]
+
+
+# --- flows: server.flow_engine decides, this module writes ---------------------------------
+
+
+class _Work:
+    """Flow events to work through in one transaction, and the cancels to send after it.
+
+    Cancels wait for the commit: cancelling a sibling while holding the flow's lock
+    could deadlock with that sibling's own completion (child lock, then flow lock).
+    """
+
+    def __init__(self, *events: tuple[uuid.UUID, uuid.UUID] | flow_state.FlowJob) -> None:
+        self.pending: deque[tuple[uuid.UUID, uuid.UUID] | flow_state.FlowJob] = deque(events)
+        self.cancels: list[tuple[str, models.JobId]] = []
+
+
+async def _cancel_after(
+    pool: db.Pool, work: _Work, *, by: str = "flow", reason: str = "a sibling step failed"
+) -> None:
+    for workspace, job_id in work.cancels:
+        await _cancel_one(pool, workspace, job_id, by, reason, advance_parent=False)
+
+
+async def enqueue_flow(
+    pool: db.Pool,
+    *,
+    job_id: models.JobId,
+    flow: flows.Flow,
+    args: dict[str, Any],
+    created_by: str,
+    tag: str | None = None,
+    schedule_path: str | None = None,
+    parent_job: uuid.UUID | None = None,
+) -> models.JobId:
+    """Start a run of a flow version: its first steps are queued before this returns."""
+    state = flow_state.new_state(flow.version_id, flow.definition.modules, args)
+    job = flow_state.FlowJob(
+        id=job_id,
+        workspace=flow.workspace,
+        script_path=flow.path,
+        created_by=created_by,
+        tag=tag or "default",
+        parent_job=parent_job,
+        flow_status=state,
+    )
+    work = _Work(job)
+    async with pool.acquire() as conn, conn.transaction():
+        await _insert_flow(conn, job, step_id=None, schedule_path=schedule_path)
+        await _advance_flows(conn, work)
+    await _cancel_after(pool, work)
+    return job_id
+
+
+async def restart_flow(
+    pool: db.Pool,
+    *,
+    workspace: str,
+    job_id: models.JobId,
+    step_id: str,
+    created_by: str,
+) -> models.JobId:
+    """Run a finished flow again from `step_id`, reusing the results of the steps before it."""
+    row = await pool.fetchrow(db.query("get_completed_flow"), workspace, job_id)
+    if row is None or row["parent_job"] is not None:
+        raise errors.NotFound(f"no finished flow run {job_id}")
+    old = msgspec.convert(dict(row.items()), flow_state.FlowJob)
+    job = flow_state.FlowJob(
+        id=new_job_id(),
+        workspace=old.workspace,
+        script_path=old.script_path,
+        created_by=created_by,
+        tag=old.tag,
+        parent_job=None,
+        flow_status=flow_state.restarted(old.flow_status, step_id),
+    )
+    work = _Work(job)
+    async with pool.acquire() as conn, conn.transaction():
+        await _insert_flow(conn, job, step_id=None)
+        await _advance_flows(conn, work)
+    await _cancel_after(pool, work)
+    return job.id
+
+
+async def _insert_flow(
+    conn: db.AnyConnection,
+    job: flow_state.FlowJob,
+    *,
+    step_id: str | None,
+    schedule_path: str | None = None,
+) -> None:
+    await conn.execute(
+        db.query("insert_flow_job"),
+        job.id,
+        job.workspace,
+        job.script_path,
+        str(job.flow_status.version),
+        job.flow_status.flow_input,
+        job.tag,
+        job.created_by,
+        job.parent_job,
+        step_id,
+        job.flow_status,
+        schedule_path,
+    )
+
+
+async def _advance_flows(conn: db.AnyConnection, work: _Work) -> None:
+    """Work through flow events in one transaction: new flows to start, children that ended.
+
+    A worklist rather than recursion: a loop of instant iterations advances its flow
+    once per iteration without growing the stack.
+    """
+    while work.pending:
+        event = work.pending.popleft()
+        if isinstance(event, flow_state.FlowJob):
+            job = event
+            advance = await flow_engine.start(conn, job)
+        else:
+            flow_id, child_id = event
+            row = await conn.fetchrow(db.query("lock_flow_job"), flow_id)
+            if row is None:
+                continue  # the flow ended already (canceled, or failed on another step)
+            job = msgspec.convert(dict(row.items()), flow_state.FlowJob)
+            child = await conn.fetchrow(db.query("completed_child"), child_id)
+            if child is None:
+                continue  # a child flow canceled with its parent
+            outcome = msgspec.convert(dict(child.items()), flow_state.ChildOutcome)
+            found = await flow_engine.child_done(conn, job, models.JobId(child_id), outcome)
+            if found is None:
+                continue
+            advance = found
+        await _apply(conn, job, advance, work)
+
+
+async def _apply(
+    conn: db.AnyConnection,
+    job: flow_state.FlowJob,
+    advance: flow_state.Advance,
+    work: _Work,
+) -> None:
+    """Write what the engine decided: the state (or the end), cancels, new children."""
+    finish = advance.finish
+    if finish is not None:
+        row = await conn.fetchrow(
+            db.query("complete_flow_job"),
+            job.id,
+            finish.status,
+            finish.result,
+            None if finish.error is None else msgspec.to_builtins(finish.error),
+            advance.state,
+        )
+        if row is not None and row["parent_job"] is not None:
+            work.pending.append((row["parent_job"], job.id))
+    else:
+        await conn.execute(db.query("save_flow_status"), job.id, advance.state)
+    work.cancels.extend((job.workspace, child_id) for child_id in advance.cancel)
+    for child in advance.children:
+        if isinstance(child, flow_state.ChildScript):
+            await _enqueue_step(conn, job, child)
+        else:
+            sub = flow_state.FlowJob(
+                id=child.job_id,
+                workspace=job.workspace,
+                script_path=child.script_path,
+                created_by=job.created_by,
+                tag=job.tag,
+                parent_job=job.id,
+                flow_status=child.state,
+            )
+            await _insert_flow(conn, sub, step_id=child.step_id)
+            work.pending.append(sub)
+
+
+async def _enqueue_step(
+    conn: db.AnyConnection, job: flow_state.FlowJob, child: flow_state.ChildScript
+) -> None:
+    script = child.script
+    settings = script.settings
+    policy = msgspec.to_builtins(child.retry) if child.retry is not None else settings.get("retry")
+    start_at = datetime.now(UTC) + timedelta(seconds=child.delay_s) if child.delay_s else None
+    await conn.execute(
+        db.query("enqueue_flow_step"),
+        child.job_id,
+        script.workspace,
+        script.path,
+        script.hash,
+        script.language,
+        child.args,
+        child.tag or settings.get("tag") or "default",
+        int(settings.get("priority") or 0),
+        start_at,
+        child.timeout_s or settings.get("timeout"),
+        3,
+        job.created_by,
+        job.id,
+        "script",
+        None,
+        policy,
+        settings.get("concurrent_limit"),
+        settings.get("concurrency_time_window_s"),
+        child.step_id,
+    )
+
+
+async def _cancel_flow(
+    conn: db.AnyConnection,
+    workspace: str,
+    job_id: models.JobId,
+    by: str,
+    reason: str,
+    work: _Work,
+) -> uuid.UUID | None:
+    """End a flow as canceled (its running children are canceled after the commit).
+
+    Answers its parent flow, if any.
+    """
+    row = await conn.fetchrow(db.query("lock_flow_job"), job_id)
+    if row is None:
+        return None
+    job = msgspec.convert(dict(row.items()), flow_state.FlowJob)
+    work.cancels.extend((workspace, c) for c in flow_state.running_children(job.flow_status))
+    done = await conn.fetchrow(
+        db.query("complete_flow_job"),
+        job_id,
+        "canceled",
+        None,
+        {"name": "Canceled", "message": f"canceled by {by}: {reason}"},
+        job.flow_status,
+    )
+    return None if done is None else done["parent_job"]
+
+
+async def flow_status(
+    pool: db.Pool, *, workspace: str, job_id: models.JobId
+) -> tuple[str | None, dict[str, Any] | None]:
+    """A job's flow step id and, for a flow, its state in Windmill's `flow_status` shape."""
+    row = await pool.fetchrow(db.query("get_flow_status"), workspace, job_id)
+    if row is None:
+        return None, None
+    state = row["flow_status"]
+    if state is None:
+        return row["flow_step_id"], None
+    return row["flow_step_id"], flow_state.render_status(
+        msgspec.convert(state, flow_state.FlowState)
+    )
+
+
+async def _expire_suspended(conn: db.AnyConnection, work: _Work) -> None:
+    """End the approval waits that ran out (done by every worker's maintenance pass)."""
+    for row in await conn.fetch(db.query("expired_suspended_flows")):
+        job = msgspec.convert(dict(row.items()), flow_state.FlowJob)
+        advance = await flow_engine.suspend_expired(conn, job)
+        if advance is not None:
+            await _apply(conn, job, advance, work)
+    await _advance_flows(conn, work)
+
+
+async def resume(
+    pool: db.Pool,
+    *,
+    workspace: str,
+    job_id: models.JobId,
+    resume_id: int,
+    approver: str | None,
+    approved: bool,
+    payload: dict[str, Any],
+) -> bool:
+    """Record an approval (or a cancel) of a suspended step and advance its flow.
+
+    False when this URL was used already: a repeat changes nothing.
+    """
+    work = _Work()
+    async with pool.acquire() as conn, conn.transaction():
+        step = await conn.fetchrow(db.query("flow_step_of"), workspace, job_id)
+        if step is None or step["parent_job"] is None:
+            raise errors.NotFound(f"job {job_id} is not a step of a flow")
+        row = await conn.fetchrow(db.query("lock_flow_job"), step["parent_job"])
+        if row is None:
+            if await conn.fetchval(db.query("resume_event_exists"), job_id, resume_id):
+                return False  # a repeat after the flow went on and ended
+            raise errors.Conflict("the flow of this step has already ended")
+        job = msgspec.convert(dict(row.items()), flow_state.FlowJob)
+        suspend = await flow_engine.resume_form(conn, job, step["flow_step_id"])
+        if approved and suspend.resume_form is not None and suspend.resume_form.schema:
+            payload = arguments.validate(suspend.resume_form.schema, payload)
+        inserted = await conn.fetchval(
+            db.query("insert_resume_event"), job_id, resume_id, approved, approver, payload
+        )
+        if not inserted:
+            return False
+        advance = await flow_engine.events_arrived(conn, job, job_id)
+        if advance is not None:
+            await _apply(conn, job, advance, work)
+            await _advance_flows(conn, work)
+    await _cancel_after(pool, work)
+    return True

@@ -98,9 +98,12 @@ def preview(language: str, content: str) -> Preview:
 
 
 async def save(
-    pool: db.Pool, *, workspace: str, new: NewScript, created_by: str
+    pool: db.Pool, *, workspace: str, new: NewScript, created_by: str, head: bool = True
 ) -> models.ScriptHash:
-    """Store a version (computing its input schema) and point its path at it."""
+    """Store a version (computing its input schema) and point its path at it.
+
+    A flow's inline script is stored with `head=False`: runnable by hash, never listed.
+    """
     path = check_path(new.path)
     language = normalize_language(new.language)
     signature = introspection.infer_signature(language, new.content)
@@ -131,7 +134,8 @@ async def save(
             planned.status,
             planned.error,
         )
-        await conn.execute(db.query("set_script_head"), workspace, path, hash_)
+        if head:
+            await conn.execute(db.query("set_script_head"), workspace, path, hash_)
         if saved is not None and saved["resolve"]:
             await queue.enqueue_dependencies(
                 conn,

@@ -16,7 +16,7 @@ from litestar import Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from server import auth, errors, models, previews, queue
-from server.api import common, runs
+from server.api import common, flows, runs
 
 
 class CancelBody(msgspec.Struct, frozen=True, kw_only=True):
@@ -247,6 +247,13 @@ async def get_job(
         body["raw_code"] = await queue.preview_code(
             common.pool(request), workspace=workspace, job_id=job.id
         )
+    if job.kind == "flow" or job.parent_job is not None:
+        step_id, status = await queue.flow_status(
+            common.pool(request), workspace=workspace, job_id=job.id
+        )
+        body |= {"flow_step_id": step_id, "is_flow_step": step_id is not None}
+        if status is not None:
+            body["flow_status"] = flows.with_pending_urls(request, workspace, status)
     if job.retries:
         body["failed_attempts"] = await queue.attempts(common.pool(request), job.id)
     return body

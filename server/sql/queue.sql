@@ -83,13 +83,14 @@ WITH done AS (
     INSERT INTO completed (id, workspace, kind, script_path, script_hash, language, args, status,
                            tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
                            created_by, parent_job, schedule_path, created_at, started_at,
-                           worker, result, error, canceled_by, cancel_reason, retry, retries)
+                           worker, result, error, canceled_by, cancel_reason, retry, retries,
+                           flow_step_id)
     SELECT id, workspace, kind, script_path, script_hash, language, args, $3,
            tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
            created_by, parent_job, schedule_path, created_at, started_at,
-           worker, $4, $5, canceled_by, cancel_reason, retry, retries
+           worker, $4, $5, canceled_by, cancel_reason, retry, retries, flow_step_id
     FROM done
-    RETURNING id
+    RETURNING id, parent_job
 ), logs AS (
     INSERT INTO job_logs (job_id, content) SELECT id, $6 FROM moved WHERE $6 <> ''
 ), token AS (
@@ -97,7 +98,7 @@ WITH done AS (
 ), w AS (
     UPDATE workers SET current_job_id = NULL, last_ping = now() WHERE name = $2
 )
-SELECT pg_notify('tidemill_done', id::text) FROM moved
+SELECT parent_job, pg_notify('tidemill_done', id::text) FROM moved
 
 -- name: cancel_job
 -- Cancel a job: a queued one ends at once; a running one is flagged and its worker
@@ -108,13 +109,14 @@ WITH waiting AS (
     INSERT INTO completed (id, workspace, kind, script_path, script_hash, language, args, status,
                            tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
                            created_by, parent_job, schedule_path, created_at, started_at,
-                           worker, result, error, canceled_by, cancel_reason, retry, retries)
+                           worker, result, error, canceled_by, cancel_reason, retry, retries,
+                           flow_step_id)
     SELECT id, workspace, kind, script_path, script_hash, language, args, 'canceled',
            tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
            created_by, parent_job, schedule_path, created_at, started_at,
            worker, NULL,
            jsonb_build_object('name', 'Canceled', 'message', 'canceled by ' || $3 || ': ' || $4),
-           $3, $4, retry, retries
+           $3, $4, retry, retries, flow_step_id
     FROM waiting
     RETURNING id
 ), flagged AS (
@@ -148,7 +150,8 @@ WITH lost AS (
     INSERT INTO completed (id, workspace, kind, script_path, script_hash, language, args, status,
                            tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
                            created_by, parent_job, schedule_path, created_at, started_at,
-                           worker, result, error, canceled_by, cancel_reason, retry, retries)
+                           worker, result, error, canceled_by, cancel_reason, retry, retries,
+                           flow_step_id)
     SELECT id, workspace, kind, script_path, script_hash, language, args,
            CASE WHEN canceled_by IS NULL THEN 'failure' ELSE 'canceled' END,
            tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
@@ -158,16 +161,18 @@ WITH lost AS (
                'name', 'WorkerLost',
                'message', 'the worker running this job stopped responding (attempt '
                           || attempts || ' of ' || max_attempts || ')'),
-           canceled_by, cancel_reason, retry, retries
+           canceled_by, cancel_reason, retry, retries, flow_step_id
     FROM given_up
-    RETURNING id
+    RETURNING id, parent_job
 ), token AS (
     DELETE FROM tokens t USING lost WHERE t.job_id = lost.id
 )
-SELECT id, 'requeued' AS outcome, pg_notify('tidemill_queued', tag) IS NULL AS notified
+SELECT id, 'requeued' AS outcome, pg_notify('tidemill_queued', tag) IS NULL AS notified,
+       NULL::uuid AS parent_job
 FROM requeued
 UNION ALL
-SELECT id, 'failed' AS outcome, pg_notify('tidemill_done', id::text) IS NULL AS notified
+SELECT id, 'failed' AS outcome, pg_notify('tidemill_done', id::text) IS NULL AS notified,
+       parent_job
 FROM moved
 
 -- name: get_job
