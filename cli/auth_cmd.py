@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from cli import client, output, profiles
+from cli import client, output, profiles, session
 
 profile_app = typer.Typer(help="List, switch and remove saved servers (profiles).")
 
@@ -62,13 +62,39 @@ def login(
             token = client.login(url, username, password)
         profile = profiles.Profile(url=url, token=token, workspace=workspace, username=username)
         with client.Client(profile) as api:
-            api.check_token()
-            username = username or api.whoami()
+            me = api.whoami()  # proves the token before it is saved
+        username = str(me["username"])
         profile = profiles.Profile(url=url, token=token, workspace=workspace, username=username)
         chosen = name or default_name(url, workspace)
         where = profiles.add(chosen, profile)
-    who = f" as {username}" if username else ""
-    output.info(f"logged in to {url} (workspace {workspace}){who}; profile {chosen!r} in {where}")
+    role = f" ({me['role']})" if me.get("role") else ""
+    output.info(
+        f"logged in to {url} (workspace {workspace}) as {username}{role}; "
+        f"profile {chosen!r} in {where}"
+    )
+
+
+def whoami(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show which server, workspace and user the commands use (and check the token)."""
+    with output.handled(), session.connect(ctx) as api:
+        me = api.whoami()
+        server, workspace = api.profile.url, api.workspace
+    if as_json:
+        output.print_json({**me, "url": server, "workspace": workspace})
+        return
+    rows = [
+        ["user", me["username"]],
+        ["role", me.get("role")],
+        ["server", server],
+        ["workspace", workspace],
+    ]
+    if me.get("scopes") is not None:
+        rows.append(["scopes", ", ".join(me["scopes"])])
+    for key, value in rows:
+        typer.echo(output.style(f"{key + ':':<10}", bold=True) + " " + output.cell(value))
 
 
 @profile_app.command("list")

@@ -101,20 +101,12 @@ class Client:
 
     # -- who am I ---------------------------------------------------------
 
-    def check_token(self) -> None:
-        """Fails with 401 when the token is unknown or expired."""
-        self.request("GET", "/api/workers/list")
-
-    def whoami(self) -> str | None:
-        """The token's username, when the server has a `whoami` route (None otherwise)."""
-        try:
-            body = self.request("GET", "/api/users/whoami").json()
-        except ApiError as exc:
-            if exc.status in (404, 405):
-                return None
-            raise
-        name = body.get("username") if isinstance(body, dict) else None
-        return str(name) if name else None
+    def whoami(self) -> dict[str, Any]:
+        """Who the token belongs to (`GET /api/users/whoami`); 401 when it is unknown or expired."""
+        body = self.request("GET", "/api/users/whoami").json()
+        if not isinstance(body, dict) or not body.get("username"):
+            raise ApiError(200, "unexpected", f"{self.profile.url} did not say who the token is")
+        return body
 
     # -- scripts ----------------------------------------------------------
 
@@ -149,9 +141,13 @@ class Client:
     def run_hash(self, hash_: str, args: dict[str, Any]) -> str:
         return self.request("POST", self.w(f"jobs/run/h/{hash_}"), json=args).text.strip()
 
-    def run_preview(self, content: str, language: str, args: dict[str, Any]) -> str:
-        """Run source that is not saved (the route `tidemill run ./file` wants)."""
-        body = {"content": content, "language": language, "args": args}
+    def run_preview(
+        self, content: str, language: str, args: dict[str, Any], path: str | None = None
+    ) -> str:
+        """Run source without saving a version (Windmill's `jobs/run/preview`)."""
+        body: dict[str, Any] = {"content": content, "language": language, "args": args}
+        if path is not None:
+            body["path"] = path
         return self.request("POST", self.w("jobs/run/preview"), json=body).text.strip()
 
     def get_job(self, job_id: str) -> dict[str, Any]:

@@ -29,7 +29,19 @@ the active one; `--profile NAME` picks another; `TIDEMILL_URL`, `TIDEMILL_TOKEN`
 Conventions: results and `--json` output go to stdout, logs, progress and errors to
 stderr; colours only on a terminal (and never with `NO_COLOR`); exit status 0 on
 success, 1 on a failure (a failed job, a refused push), 2 on a usage error, 130 when
-interrupted. Shell completion: `tidemill --install-completion`.
+interrupted. Long operations show a spinner on a terminal; lists are tables (or JSON
+with `--json`). Shell completion: `tidemill --install-completion` (bash, zsh, fish,
+PowerShell), or `tidemill --show-completion` to print the script.
+
+`push` and `pull` show the plan and ask before changing anything; `--yes` skips the
+question. Without a terminal to ask on (CI) and without `--yes` they refuse at once,
+saying so, instead of waiting for an answer.
+
+`tidemill run ./file.py` runs a local file as a preview (`jobs/run/preview`): the
+server reads its schema and locks its dependencies exactly as a save would, but no
+version is saved. A file inside a workspace folder runs at its script path; any other
+at `u/<you>/preview`. `tidemill whoami` shows which server, workspace and user the
+commands use.
 
 ## A tour
 
@@ -60,13 +72,16 @@ A `.script.yaml` looks like this (every key is optional):
 summary: Daily digest
 description: Posts yesterday's numbers to the team channel.
 timeout: 120            # settings: timeout, tag, priority, concurrent_limit,
-tag: default            #   concurrency_time_window_s, dedicated_worker
+tag: default            #   concurrency_time_window_s, dedicated_worker, retry
+retry:                  # Windmill's retry policy: constant or exponential
+  constant: {attempts: 3, seconds: 10}
 schedules:
 - schedule: 0 0 8 * * 1-5       # cron: 5 fields, or 6 with seconds first
   timezone: Europe/Paris        # default UTC
   args: {channel: '#team'}
   path: f/reports/digest_weekdays   # default: the script's path
   enabled: false                # default true
+  retry: {exponential: {attempts: 2, seconds: 5}}   # the schedule's own; default the script's
 ```
 
 `pull` writes every key in a fixed order and leaves defaults out, so pull → push →

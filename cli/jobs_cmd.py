@@ -18,6 +18,12 @@ def _status(job: dict[str, Any]) -> str:
     return output.style(status, fg=colour.get(status))
 
 
+def _script(job: dict[str, Any]) -> str:
+    """The script a job ran; a preview ran unsaved code, which its path alone would hide."""
+    path = str(job.get("script_path") or "")
+    return f"{path} (preview)" if job.get("job_kind") == "preview" else path
+
+
 def _duration(job: dict[str, Any]) -> str:
     ms = job.get("duration_ms")
     if not isinstance(ms, int):
@@ -58,7 +64,7 @@ def jobs(
         [
             [
                 j.get("id"),
-                j.get("script_path"),
+                _script(j),
                 _status(j),
                 output.when(j.get("created_at")),
                 _duration(j),

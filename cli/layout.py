@@ -18,20 +18,15 @@ from typing import Any
 
 import msgspec
 
+from server import script_settings  # the standard-library list the server saves by
+
 EXTENSIONS = {".py": "python3", ".ts": "deno", ".sh": "bash"}
 SUFFIX_OF = {language: suffix for suffix, language in EXTENSIONS.items()}
 CONFIG_FILE = "tidemill.yaml"
 META_SUFFIX = ".script.yaml"
 LOCK_SUFFIX = ".script.lock"
-# Windmill's fields, in the order files show them
-SETTINGS = (
-    "timeout",
-    "tag",
-    "priority",
-    "concurrent_limit",
-    "concurrency_time_window_s",
-    "dedicated_worker",
-)
+# Windmill's fields, in the order files show them; the server's own list, so none is dropped
+SETTINGS = script_settings.FIELDS
 SCHEDULE_DEFAULTS: dict[str, Any] = {
     "timezone": "UTC",
     "args": {},
@@ -41,6 +36,7 @@ SCHEDULE_DEFAULTS: dict[str, Any] = {
     "on_failure_extra_args": {},
     "on_recovery": None,
     "on_recovery_extra_args": {},
+    "retry": None,
 }
 PATH_RE = re.compile(r"^(u|f)/[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)+$")
 SKIPPED_DIRS = {"__pycache__", "node_modules", ".git", ".venv"}
@@ -84,6 +80,7 @@ class Schedule(msgspec.Struct, frozen=True, kw_only=True):
     on_failure_extra_args: dict[str, Any] = msgspec.field(default_factory=dict)
     on_recovery: str | None = None
     on_recovery_extra_args: dict[str, Any] = msgspec.field(default_factory=dict)
+    retry: dict[str, Any] | None = None  # the schedule's own policy (else the script's)
 
 
 class Meta(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -97,10 +94,16 @@ class Meta(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     concurrent_limit: int | None = None
     concurrency_time_window_s: int | None = None
     dedicated_worker: bool | None = None
+    retry: dict[str, Any] | None = None
     schedules: list[Schedule] = msgspec.field(default_factory=list)
 
     def settings(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in SETTINGS if getattr(self, f) is not None}
+        """The settings the file sets, as written (nulls and unset ones left out)."""
+        return {
+            f: script_settings.without_nulls(getattr(self, f))
+            for f in SETTINGS
+            if getattr(self, f) is not None
+        }
 
 
 class Script(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,6 +127,16 @@ class Script(msgspec.Struct, frozen=True, kw_only=True):
 def language_of(file: Path) -> str | None:
     """The language a file's extension names (None: not a script)."""
     return EXTENSIONS.get(file.suffix)
+
+
+def script_path_in_folder(file: Path) -> str | None:
+    """The script path a file has in the workspace folder around it (a `tidemill.yaml`
+    in one of its parents); None when it is in none, or not where a script can be."""
+    file = file.resolve()
+    for root in file.parents:
+        if (root / CONFIG_FILE).is_file():
+            return script_path_of(root, file)
+    return None
 
 
 def load_config(root: Path) -> SyncConfig:
@@ -224,7 +237,11 @@ def from_remote(remote: dict[str, Any], schedules: list[dict[str, Any]]) -> Scri
         summary=remote.get("summary") or "",
         description=remote.get("description") or "",
         schedules=[schedule_from_remote(s, path) for s in sorted(schedules, key=_by_path)],
-        **{f: settings[f] for f in SETTINGS if settings.get(f) is not None},
+        **{
+            f: script_settings.without_nulls(settings[f])
+            for f in SETTINGS
+            if settings.get(f) is not None
+        },
     )
     return Script(
         path=path,
@@ -245,6 +262,8 @@ def schedule_from_remote(remote: dict[str, Any], script_path: str) -> Schedule:
         k: v if v is not None or SCHEDULE_DEFAULTS[k] is None else SCHEDULE_DEFAULTS[k]
         for k, v in fields.items()
     }
+    if fields["retry"] is not None:
+        fields["retry"] = script_settings.normal("retry", fields["retry"])
     path = remote.get("path")
     return Schedule(
         path=None if path == script_path else path, schedule=str(remote["schedule"]), **fields

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -89,11 +90,20 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         info("(none)")
         return
     texts = [[cell(v).replace("\n", " ") for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in texts)) for i, h in enumerate(headers)]
+    widths = [max(len(h), *(_width(r[i]) for r in texts)) for i, h in enumerate(headers)]
     head = "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))
     typer.echo(style(head.rstrip(), bold=True))
     for row in texts:
-        typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        padded = (v + " " * (w - _width(v)) for v, w in zip(row, widths, strict=True))
+        typer.echo("  ".join(padded).rstrip())
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _width(text: str) -> int:
+    """How wide a cell shows: its colour codes take no room."""
+    return len(_ANSI.sub("", text))
 
 
 def when(value: Any) -> str:

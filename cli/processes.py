@@ -69,7 +69,8 @@ def serve(config: settings.Settings) -> None:
 
 async def _work(config: settings.Settings, dsn: str, tags: list[str] | None) -> None:
     async with contextlib.AsyncExitStack() as stack:
-        conn = await db.connect(dsn)
+        # a worker started while the database restarts waits for it rather than exit
+        conn = await db.connect_when_up(dsn)
         try:
             await db.migrate(conn)
         finally:

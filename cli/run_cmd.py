@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ def _schema_of(api: client.Client, path: str) -> dict[str, Any]:
 
 
 def _local_schema(language: str, content: str) -> dict[str, Any] | None:
-    """The schema the server would compute, read here without a round trip."""
+    """The schema the server would compute, read here to type `-a` values."""
     from server import errors, introspection  # the pure reader, not the web stack
 
     try:
@@ -28,34 +27,19 @@ def _local_schema(language: str, content: str) -> dict[str, Any] | None:
         output.fail(f"cannot read the script: {exc.message}")
 
 
-def _preview_path(api: client.Client, language: str, content: str) -> str:
-    """Where a local file is saved when the server has no preview route: private, by hash."""
-    user = api.whoami() or api.profile.username
-    if not user:
-        output.fail(
-            "this server cannot run unsaved scripts (no jobs/run/preview route) and the "
-            "username is unknown: `tidemill login URL --username ...`, then retry"
-        )
-    digest = hashlib.sha256(f"{language}\0{content}".encode()).hexdigest()[:12]
-    return f"u/{user}/preview_{digest}"
-
-
 def _start_local(api: client.Client, file: Path, pairs: list[str], json_args: str | None) -> str:
+    """Run a local file as a preview: the server runs it without saving a version.
+
+    A file inside a workspace folder runs at its script path (so `WM_JOB_PATH` and the
+    job list name it); any other file at the server's default, `u/<you>/preview`.
+    """
     language = layout.language_of(file)
     if language is None:
         output.fail(f"{file}: not a script (use .py, .ts or .sh)")
     content = file.read_text()
     args = arguments.build(pairs, json_args, _local_schema(language, content))
-    try:
-        return api.run_preview(content, language, args)
-    except client.ApiError as exc:
-        if exc.status not in (404, 405):
-            raise
-    path = _preview_path(api, language, content)
-    hash_ = api.create_script(
-        {"path": path, "content": content, "language": language, "summary": f"preview of {file}"}
-    )
-    return api.run_hash(hash_, args)
+    with output.spinner("reading the script and locking its dependencies…"):
+        return api.run_preview(content, language, args, layout.script_path_in_folder(file))
 
 
 def _start(api: client.Client, target: str, pairs: list[str], json_args: str | None) -> str:

@@ -9,14 +9,18 @@ scripts as files and never deletes a script that exists only locally.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
 from cli import client, layout
+from server import script_settings
 
 Action = Literal["add", "update", "delete"]
+# how long a push waits for a server that locks dependencies after the save
+LOCK_WAIT_S = 300.0
 
 
 class Change(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,9 +70,13 @@ def remote_schedules(api: client.Client) -> dict[str, dict[str, Any]]:
         raise
 
 
-def _remote_settings(remote: dict[str, Any]) -> dict[str, Any]:
-    settings = remote.get("settings") or {}
-    return {f: settings[f] for f in layout.SETTINGS if settings.get(f) is not None}
+def _normal_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as the server keeps them (retry defaults filled in, nulls dropped)."""
+    return {
+        f: script_settings.normal(f, settings[f])
+        for f in layout.SETTINGS
+        if settings.get(f) is not None
+    }
 
 
 def script_diff(local: layout.Script, remote: dict[str, Any] | None) -> tuple[str, ...]:
@@ -86,8 +94,11 @@ def script_diff(local: layout.Script, remote: dict[str, Any] | None) -> tuple[st
         what.append("summary")
     if local.meta.description != (remote.get("description") or ""):
         what.append("description")
-    if local.meta.settings() != _remote_settings(remote):
-        what.append("settings")
+    mine = _normal_settings(local.meta.settings())
+    theirs = _normal_settings(remote.get("settings") or {})
+    changed = [f for f in layout.SETTINGS if mine.get(f) != theirs.get(f)]
+    if changed:
+        what.append(f"settings: {' '.join(changed)}")
     return tuple(what)
 
 
@@ -148,11 +159,33 @@ def plan_push(api: client.Client, root: Path, only: set[str] | None = None) -> P
 
 
 def _normalised(schedule: layout.Schedule, path: str, script_path: str) -> layout.Schedule:
-    return msgspec.structs.replace(schedule, path=None if path == script_path else path)
+    """A schedule of the folder as the server would give it back, to compare the two."""
+    retry = None if schedule.retry is None else script_settings.normal("retry", schedule.retry)
+    return msgspec.structs.replace(
+        schedule, path=None if path == script_path else path, retry=retry
+    )
 
 
-def save_script(api: client.Client, script: layout.Script) -> Saved:
-    """Save one script and read back its schema and warnings."""
+def wait_locked(api: client.Client, hash_: str, timeout_s: float) -> dict[str, Any]:
+    """A saved version, once the server has finished locking its dependencies.
+
+    A server may lock after the save (`lock_status: pending`); a push must still report
+    a lock that fails, so it waits, up to `timeout_s`, for the outcome.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.1
+    saved = api.get_script_by_hash(hash_)
+    while saved.get("lock_status") == "pending" and time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 1.5, 1.0)
+        saved = api.get_script_by_hash(hash_)
+    return saved
+
+
+def save_script(
+    api: client.Client, script: layout.Script, *, lock_wait_s: float = LOCK_WAIT_S
+) -> Saved:
+    """Save one script and read back its schema, warnings and lock (waiting for it)."""
     body: dict[str, Any] = {
         "path": script.path,
         "content": script.content,
@@ -164,13 +197,17 @@ def save_script(api: client.Client, script: layout.Script) -> Saved:
         body["summary"] = script.meta.summary
     try:
         hash_ = api.create_script(body)
-        saved = api.get_script_by_hash(hash_)
+        saved = wait_locked(api, hash_, lock_wait_s)
     except client.ApiError as exc:
         return Saved(path=script.path, error=_describe(script, exc))
     error = None
     if saved.get("lock_status") == "failed":
         error = (
             f"{script.code_file}: its dependencies could not be locked: {saved.get('lock_error')}"
+        )
+    elif saved.get("lock_status") == "pending":
+        error = (
+            f"{script.code_file}: its dependencies were still being locked after {lock_wait_s:g} s"
         )
     return Saved(
         path=script.path,
@@ -179,7 +216,7 @@ def save_script(api: client.Client, script: layout.Script) -> Saved:
         warnings=tuple(saved.get("warnings") or ()),
         error=error,
         lock=saved.get("lock") or None,
-        locks="lock" in saved,
+        locks="lock" in saved and saved.get("lock_status") != "pending",
     )
 
 

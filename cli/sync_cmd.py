@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -57,7 +58,19 @@ def _show(changes: list[sync.Change]) -> None:
 
 
 def _confirm(question: str, yes: bool) -> None:
-    if not yes and not typer.confirm(question, default=False, err=True):
+    """Ask before changing anything; without a terminal to ask on, refuse instead of waiting.
+
+    A CI job has no one to answer: it must pass `--yes`, and is told so at once rather
+    than hanging on a prompt or reading an answer from whatever its stdin happens to be.
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        output.fail(
+            "not changing anything without confirmation: stdin is not a terminal, so there is "
+            "no one to ask. Pass --yes to go ahead (as in CI), or --dry-run to see the plan."
+        )
+    if not typer.confirm(question, default=False, err=True):
         output.fail("nothing changed", code=1)
 
 

@@ -19,8 +19,11 @@ from litestar.middleware import DefineMiddleware
 from server import db, errors, scheduler, secrets, settings, waiters
 from server.api import (
     common,
+    flows,
+    folders,
     http_triggers,
     jobs,
+    metrics,
     openapi,
     resources,
     schedules,
@@ -36,7 +39,7 @@ from server.api import (
 log = logging.getLogger(__name__)
 
 # Losing the database is not a bug in the request: answer 503 so clients retry.
-_DATABASE_AWAY = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+_DATABASE_AWAY = db.UNAVAILABLE
 
 
 def _error(status: int, code: str, message: str, details: Any = None) -> Response[Any]:
@@ -65,8 +68,32 @@ def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[
     if isinstance(exc, _DATABASE_AWAY):
         log.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
         return _error(503, "unavailable", "the database is unavailable; retry shortly")
+    if isinstance(exc, asyncpg.DataError):
+        # a value PostgreSQL cannot store, such as "\u0000" in a JSON string: the input's fault
+        return _error(422, "invalid", f"a value in the request cannot be stored: {exc}")
     log.exception("unexpected error in %s %s", request.method, request.url.path)
     return _error(500, "internal_error", "internal error; the server log has the details")
+
+
+def api_handlers() -> list[Any]:
+    """Every API route handler (the UI's pages aside): the app's, and the fuzz tests' schema."""
+    return [
+        *scripts.ROUTES,
+        *jobs.ROUTES,
+        *flows.ROUTES,
+        *schedules.ROUTES,
+        *users.ROUTES,
+        *system.ROUTES,
+        *metrics.ROUTES,
+        *openapi.ROUTES,
+        *webhooks.ROUTES,
+        *variables.ROUTES,
+        *resources.ROUTES,
+        *folders.ROUTES,
+        *http_triggers.ROUTES,
+        *streams.ROUTES,
+        *ui.API_ROUTES,
+    ]
 
 
 def create_app(config: settings.Settings, dsn: str, *, pool_size: int = 10) -> Litestar:
@@ -88,21 +115,7 @@ def create_app(config: settings.Settings, dsn: str, *, pool_size: int = 10) -> L
             await app.state.pool.close()
 
     return Litestar(
-        route_handlers=[
-            *scripts.ROUTES,
-            *jobs.ROUTES,
-            *schedules.ROUTES,
-            *users.ROUTES,
-            *system.ROUTES,
-            *openapi.ROUTES,
-            *webhooks.ROUTES,
-            *variables.ROUTES,
-            *resources.ROUTES,
-            *http_triggers.ROUTES,
-            *streams.ROUTES,
-            *ui.API_ROUTES,
-            *ui.routes(),
-        ],
+        route_handlers=[*api_handlers(), *ui.routes()],
         middleware=[DefineMiddleware(common.TokenAuth)],
         exception_handlers={
             errors.TidemillError: _on_tidemill_error,

@@ -15,6 +15,7 @@ import msgspec
 from server import errors
 
 _IGNORED_KEYS = frozenset({"order"})
+REFERENCE_PREFIXES = ("$var:", "$res:")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -30,7 +31,10 @@ def validate(schema: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     if not schema:
         return args
     validator = _validator(msgspec.json.encode(schema))
-    problems = sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))
+    problems = sorted(
+        (e for e in validator.iter_errors(args) if not _stands_for_a_value(e, args)),
+        key=lambda e: list(e.absolute_path),
+    )
     if problems:
         details = [
             {
@@ -51,6 +55,18 @@ def validate(schema: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
             # `x: int | None` with no default: the script still expects the parameter
             filled[name] = None
     return filled
+
+
+def is_reference(value: Any) -> bool:
+    """`"$var:path"` / `"$res:path"`: a value the worker reads when the job starts."""
+    return isinstance(value, str) and value.startswith(REFERENCE_PREFIXES)
+
+
+def _stands_for_a_value(error: jsonschema.ValidationError, args: dict[str, Any]) -> bool:
+    """The failing value is a reference (or inside one's argument): its type is unknown
+    until the worker resolves it, as the user who started the job."""
+    path = list(error.absolute_path)
+    return is_reference(error.instance) or bool(path and is_reference(args.get(str(path[0]))))
 
 
 def _nullable(prop: dict[str, Any]) -> bool:

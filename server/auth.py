@@ -39,17 +39,48 @@ def password_matches(stored_hash: str | None, password: str) -> bool:
         return False
 
 
-async def principal(pool: db.Pool, token: str | None) -> models.Principal:
-    """The principal behind a bearer token, or Unauthorized."""
-    if not token:
-        raise errors.Unauthorized("missing token: send 'Authorization: Bearer <token>'")
-    row = await pool.fetchrow(db.query("token_principal"), queue.token_hash(token))
-    if row is None:
-        raise errors.Unauthorized("invalid or expired token")
+def _principal(row: Any) -> models.Principal:
     values: dict[str, Any] = dict(row.items())
     if values["scopes"] is not None:
         values["scopes"] = tuple(values["scopes"])
+    values["grantees"] = tuple(values["grantees"] or ())
+    values["folders"] = values["folders"] or {}
     return msgspec.convert(values, models.Principal)
+
+
+async def principal(
+    pool: db.Pool, token: str | None, workspace: str | None = None
+) -> models.Principal:
+    """The principal behind a bearer token, or Unauthorized.
+
+    Its folder grants are those of `workspace` (the request's), else the token's.
+    """
+    if not token:
+        raise errors.Unauthorized("missing token: send 'Authorization: Bearer <token>'")
+    row = await pool.fetchrow(db.query("token_principal"), queue.token_hash(token), workspace)
+    if row is None:
+        raise errors.Unauthorized("invalid or expired token")
+    return _principal(row)
+
+
+async def user_principal(pool: db.Pool, username: str, workspace: str) -> models.Principal:
+    """A user acting in `workspace` with its own rights (a job's starter, for its arguments)."""
+    row = await pool.fetchrow(db.query("user_principal"), username, workspace)
+    if row is None:
+        raise errors.Forbidden(f"user {username!r} no longer exists")
+    return _principal(row)
+
+
+async def record_job_secret_read(pool: db.Pool, who: models.Principal, path: str) -> None:
+    """A job read secret `path` with its token: its worker will mask the value in its logs."""
+    if who.job_id is not None:
+        await pool.execute(db.query("record_job_secret_read"), who.job_id, path)
+
+
+async def job_secret_reads(pool: db.Pool, job_id: models.JobId) -> list[str]:
+    """The paths of the secret variables a running job has read through the API."""
+    paths: list[str] = await pool.fetchval(db.query("job_secret_reads"), job_id)
+    return paths
 
 
 async def store_token(
@@ -141,18 +172,45 @@ def _owner(path: str) -> str | None:
     return parts[1] if parts[0] == "u" and len(parts) > 1 else None
 
 
-def may_read(who: models.Principal, path: str) -> bool:
+def _folder(path: str) -> str | None:
+    parts = path.split("/", 2)
+    return parts[1] if parts[0] == "f" and len(parts) > 1 else None
+
+
+def folder_access(who: models.Principal, path: str) -> models.FolderAccess:
+    """What `who` may do under `path`'s owner: its own `u/`, a folder's grants, else all.
+
+    A folder nobody created (no row) is shared by the whole workspace, as before
+    folders existed; a created folder is restricted to its owners and grantees.
+    """
+    if who.role == "admin":
+        return "write"
     owner = _owner(path)
-    return owner is None or owner == who.username or who.role == "admin"
+    if owner is not None:
+        return "write" if owner == who.username else "none"
+    folder = _folder(path)
+    if folder is None:
+        return "write"
+    return who.folders.get(folder, "write")
+
+
+def may_read(who: models.Principal, path: str) -> bool:
+    return folder_access(who, path) != "none"
 
 
 def require_read(who: models.Principal, path: str) -> None:
     if not may_read(who, path):
-        raise errors.Forbidden(f"{path!r} is private to {_owner(path)!r}")
+        owner = _owner(path)
+        if owner is not None:
+            raise errors.Forbidden(f"{path!r} is private to {owner!r}")
+        raise errors.Forbidden(f"folder {_folder(path)!r} is not shared with {who.username!r}")
 
 
 def require_write(who: models.Principal, path: str) -> None:
-    """Writes need the developer or admin role, a matching scope, and ownership of `u/` paths."""
+    """Writes need the developer or admin role, a matching scope, and write access to the
+    path: its `u/` owner, or a grant of write on its folder when the folder is restricted."""
     require_role(who, "admin", "developer")
     require_scope(who, f"write:{path}")
     require_read(who, path)
+    if folder_access(who, path) != "write":
+        raise errors.Forbidden(f"{who.username!r} may read but not write folder {_folder(path)!r}")

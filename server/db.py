@@ -8,7 +8,9 @@ under an advisory lock, so any number of processes can start at once.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +19,8 @@ from typing import Any
 
 import asyncpg
 import msgspec
+
+log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).parent / "sql"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -27,6 +31,20 @@ Pool = asyncpg.Pool
 Connection = asyncpg.Connection
 AnyConnection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 PostgresError = asyncpg.PostgresError
+
+# what "the database is away" looks like: refused, dropped, shutting down or starting up.
+# Callers wait and retry (workers) or answer 503 (the server); none of it is a bug.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    # asyncpg's "cannot switch to state N; another operation is in progress": a pooled
+    # connection whose server went away mid-query (seen in tests/test_chaos.py)
+    asyncpg.exceptions.InternalClientError,
+)
 
 
 @functools.cache
@@ -62,6 +80,26 @@ async def connect(dsn: str) -> Connection:
     conn: Connection = await asyncpg.connect(dsn)
     await _init_connection(conn)
     return conn
+
+
+async def connect_when_up(dsn: str, *, give_up_after_s: float = 300.0) -> Connection:
+    """A connection, waiting (with backoff) while the database is away, e.g. restarting.
+
+    Raises:
+        The last connection error, once `give_up_after_s` has passed.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + give_up_after_s
+    delay = 0.1
+    while True:
+        try:
+            return await connect(dsn)
+        except UNAVAILABLE as exc:
+            if loop.time() > deadline:
+                raise
+            log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:

@@ -142,15 +142,19 @@ class EmbeddedPostgres:
         finally:
             pwfile.unlink(missing_ok=True)
 
-    def start(self) -> str:
-        """Start the cluster (creating it on first use) and return its DSN."""
+    def start(self, port: int | None = None) -> str:
+        """Start the cluster (creating it on first use) and return its DSN.
+
+        `port` restarts it where its clients expect it (the chaos tests); by
+        default a free port is chosen.
+        """
         self._prepare()
         if not (self.data / "PG_VERSION").exists():
             self._initdb()
         if self.running():
             # a previous run died without stopping it: stop it, then start on a fresh port
             self._pg("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-        port = _free_port()
+        port = port or _free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories='' "
             "-c max_connections=200"

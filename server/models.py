@@ -13,6 +13,8 @@ WorkspaceId = NewType("WorkspaceId", str)
 ScriptHash = NewType("ScriptHash", str)
 
 Language = Literal["python3", "deno", "bash"]
+# a flow job runs no code of its own: its steps are child jobs
+JobLanguage = Language | Literal["flow"]
 JobStatus = Literal["queued", "running", "success", "failure", "canceled"]
 FinalStatus = Literal["success", "failure", "canceled"]
 Role = Literal["admin", "developer", "operator"]
@@ -76,7 +78,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     script_path: str
     script_hash: ScriptHash
-    language: Language
+    language: JobLanguage
     args: dict[str, Any]
     status: JobStatus
     tag: str
@@ -142,6 +144,8 @@ class LeasedJob(msgspec.Struct, frozen=True, kw_only=True):
     args: dict[str, Any]
     timeout_s: int | None
     attempts: int
+    # `script`, or `dependencies`: resolve the version's lock instead of running it
+    kind: str = "script"
     retry: RetryPolicy | None = None
     retries: int = 0
     lock: str | None = None
@@ -149,16 +153,29 @@ class LeasedJob(msgspec.Struct, frozen=True, kw_only=True):
     lock_error: str | None = None
     # warm mode: run in a process kept for this script version (worker/warm.py)
     dedicated_worker: bool = False
+    # whose rights the job's `$var:`/`$res:` arguments are read with
+    created_by: str = ""
+    schedule_path: str | None = None
+
+
+FolderAccess = Literal["write", "read", "none"]
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
-    """Who is calling: the user behind a token, narrowed by the token's scopes."""
+    """Who is calling: the user behind a token, narrowed by the token's scopes.
+
+    `grantees` (`u/<name>`, `g/<group>`...) and `folders` (each restricted folder of
+    the request's workspace with the user's access) are loaded with the token, so
+    path checks need no further query.
+    """
 
     username: str
     role: Role
     scopes: tuple[str, ...] | None = None
     workspace: WorkspaceId | None = None
     job_id: JobId | None = None
+    grantees: tuple[str, ...] = ()
+    folders: dict[str, FolderAccess] = msgspec.field(default_factory=dict)
 
 
 class Worker(msgspec.Struct, frozen=True, kw_only=True):

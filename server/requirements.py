@@ -7,9 +7,15 @@ else the script's imports (stdlib and relative imports left out, common
 renames such as `yaml` -> `pyyaml` mapped). `# extra_requirements:` lines
 add to inferred imports and `# pin: pkg==x` comments fix a version.
 
-The requirements are then locked once per version with `uv pip compile`; the
-lock names its interpreter on its first line, so a worker can build the exact
-environment from the lock alone.
+The requirements are then locked once per version with `uv pip compile` (by a
+`dependencies` job on a worker, not by the save); the lock names its
+interpreter and that interpreter's version on its first two lines, so a
+worker can build the exact environment from the lock alone, with the same
+interpreter or, on a machine where it lives elsewhere, the same version.
+
+TypeScript's requirements are its import specifiers: `npm:`/`jsr:`/`https:`
+ones as written, bare package names mapped to `npm:` (Node's built-in modules
+to `node:`) through an import map; Deno itself resolves and locks them.
 """
 
 from __future__ import annotations
@@ -17,13 +23,17 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import functools
 import hashlib
+import os
 import re
 import sys
 import tomllib
 from typing import Literal
 
 import msgspec
+import tree_sitter_typescript
+from tree_sitter import Language, Node, Parser
 from uv import find_uv_bin
 
 Source = Literal["pep723", "requirements", "inferred"]
@@ -95,6 +105,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 LOCK_TIMEOUT_S = 60.0
 # the first line of every lock: the interpreter its environment is built with
 PYTHON_HEADER = "# python: "
+# the second: its version, for a machine where that interpreter lives elsewhere
+VERSION_HEADER = "# python-version: "
 
 
 class Requirements(msgspec.Struct, frozen=True, kw_only=True):
@@ -241,8 +253,12 @@ class UvFailed(Exception):
     """uv exited with an error or ran out of time; the message is uv's own."""
 
 
-async def run_uv(args: list[str], *, stdin: str = "", timeout_s: float) -> str:
+async def run_uv(
+    args: list[str], *, stdin: str = "", timeout_s: float, env: dict[str, str] | None = None
+) -> str:
     """Run uv with `args`, returning its stdout; killed after `timeout_s`.
+
+    `env` is uv's whole environment (the index settings with it); default, this process's.
 
     Raises:
         UvFailed: uv failed (its stderr is the message) or took too long.
@@ -253,6 +269,7 @@ async def run_uv(args: list[str], *, stdin: str = "", timeout_s: float) -> str:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout_s)
@@ -260,7 +277,7 @@ async def run_uv(args: list[str], *, stdin: str = "", timeout_s: float) -> str:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
-        raise UvFailed(f"uv {args[0]} took longer than {timeout_s:g} s") from None
+        raise UvFailed(f"uv {' '.join(args[:2])} took longer than {timeout_s:g} s") from None
     if proc.returncode != 0:
         raise UvFailed(_uv_message(err.decode(errors="replace")))
     return out.decode()
@@ -275,7 +292,9 @@ def _uv_message(stderr: str) -> str:
     return stderr.strip()
 
 
-async def interpreter(requires_python: str | None, *, timeout_s: float) -> str:
+async def interpreter(
+    requires_python: str | None, *, timeout_s: float, env: dict[str, str] | None = None
+) -> str:
     """The installed interpreter for `requires-python`: this one when it says nothing.
 
     Raises:
@@ -285,7 +304,9 @@ async def interpreter(requires_python: str | None, *, timeout_s: float) -> str:
         return sys.executable
     try:
         found = await run_uv(
-            ["python", "find", "--no-python-downloads", requires_python], timeout_s=timeout_s
+            ["python", "find", "--no-python-downloads", requires_python],
+            timeout_s=timeout_s,
+            env=env,
         )
     except UvFailed as exc:
         raise UvFailed(
@@ -294,23 +315,188 @@ async def interpreter(requires_python: str | None, *, timeout_s: float) -> str:
     return found.strip()
 
 
-async def lock(reqs: Requirements, *, timeout_s: float = LOCK_TIMEOUT_S) -> Lock:
+async def lock(
+    reqs: Requirements, *, timeout_s: float = LOCK_TIMEOUT_S, env: dict[str, str] | None = None
+) -> Lock:
     """Resolve `reqs` with `uv pip compile`; a failure carries uv's message, naming the package.
 
-    Index settings (`UV_INDEX_URL`, `UV_EXTRA_INDEX_URL`, ...) pass through the environment.
+    Index settings (`UV_INDEX_URL`, `UV_EXTRA_INDEX_URL`, ...) pass through `env`.
     """
     try:
-        python = await interpreter(reqs.requires_python, timeout_s=timeout_s)
+        python = await interpreter(reqs.requires_python, timeout_s=timeout_s, env=env)
         compiled = await run_uv(
             ["pip", "compile", "-", "--quiet", "--no-header", "--python", python],
             stdin="\n".join(reqs.packages) + "\n",
             timeout_s=timeout_s,
+            env=env,
         )
+        version = await _version_of(python, timeout_s=timeout_s)
     except UvFailed as exc:
         return Lock(error=str(exc))
-    return Lock(text=f"{PYTHON_HEADER}{python}\n{compiled}")
+    return Lock(text=f"{PYTHON_HEADER}{python}\n{VERSION_HEADER}{version}\n{compiled}")
+
+
+async def _version_of(python: str, *, timeout_s: float) -> str:
+    """An interpreter's `major.minor.micro`.
+
+    Raises:
+        UvFailed: It cannot be run.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        python,
+        "-I",
+        "-c",
+        "import sys; print('%d.%d.%d' % sys.version_info[:3])",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        raise UvFailed(f"{python} did not start within {timeout_s:g} s") from None
+    if proc.returncode != 0:
+        raise UvFailed(f"{python} cannot be run (exit code {proc.returncode})")
+    return out.decode().strip()
+
+
+def lock_interpreter(lock: str) -> str:
+    """What `uv venv --python` should build a lock's environment with, on this machine.
+
+    The interpreter the lock was resolved with, when it is here; else its version, which
+    uv finds among the installed interpreters (a lock resolved on another machine).
+    """
+    lines = lock.split("\n", 2)
+    path = lines[0].removeprefix(PYTHON_HEADER)
+    if os.path.exists(path) or len(lines) < 2 or not lines[1].startswith(VERSION_HEADER):
+        return path
+    return lines[1].removeprefix(VERSION_HEADER)
+
+
+async def lock_source(language: str, content: str, *, timeout_s: float = LOCK_TIMEOUT_S) -> Lock:
+    """Lock what a script's source needs, the one way saved versions and previews share.
+
+    Only Python is locked here (Deno keeps its own lock); source that needs nothing
+    gets no lock, and one that cannot be resolved keeps uv's message.
+    """
+    if language != "python3":
+        return Lock()
+    try:
+        reqs = of_python(content)
+    except InvalidMetadata as exc:
+        return Lock(error=str(exc))
+    if not reqs.packages and reqs.requires_python is None:
+        return Lock()
+    return await lock(reqs, timeout_s=timeout_s)
 
 
 def lock_hash(text: str) -> str:
     """The key of a lock's environment: equal locks share one environment."""
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# Node's built-in modules: a bare `import fs from "fs"` means `node:fs`, not an npm package
+NODE_BUILTINS = frozenset(
+    [
+        "assert",
+        "async_hooks",
+        "buffer",
+        "child_process",
+        "cluster",
+        "console",
+        "constants",
+        "crypto",
+        "dgram",
+        "diagnostics_channel",
+        "dns",
+        "domain",
+        "events",
+        "fs",
+        "http",
+        "http2",
+        "https",
+        "inspector",
+        "module",
+        "net",
+        "os",
+        "path",
+        "perf_hooks",
+        "process",
+        "punycode",
+        "querystring",
+        "readline",
+        "repl",
+        "stream",
+        "string_decoder",
+        "sys",
+        "timers",
+        "tls",
+        "trace_events",
+        "tty",
+        "url",
+        "util",
+        "v8",
+        "vm",
+        "wasi",
+        "worker_threads",
+        "zlib",
+    ]
+)
+_REMOTE_PREFIXES = ("npm:", "jsr:", "http:", "https:")
+_LOCAL_PREFIXES = ("./", "../", "/", "file:", "data:", "node:")
+
+
+class TypeScriptImports(msgspec.Struct, frozen=True, kw_only=True):
+    """A TypeScript script's imports that Deno must fetch, and the map for its bare ones."""
+
+    remote: tuple[str, ...]
+    import_map: dict[str, str]
+
+
+@functools.cache
+def _typescript() -> Language:
+    return Language(tree_sitter_typescript.language_typescript())
+
+
+def _specifiers(node: Node) -> list[str]:
+    """Every module specifier the script imports at run time, in order (type-only skipped)."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        source: Node | None = None
+        if current.type in ("import_statement", "export_statement"):
+            if not any(child.type == "type" for child in current.children):
+                source = current.child_by_field_name("source")
+        elif current.type == "call_expression":
+            function = current.child_by_field_name("function")
+            arguments = current.child_by_field_name("arguments")
+            if function is not None and function.type == "import" and arguments is not None:
+                source = next((a for a in arguments.named_children if a.type == "string"), None)
+        if source is not None and source.type == "string":
+            found.append("".join((child.text or b"").decode() for child in source.named_children))
+        stack.extend(reversed(current.children))
+    return found
+
+
+def of_typescript(content: str) -> TypeScriptImports:
+    """The imports Deno must fetch; bare names mapped to `npm:` (built-ins to `node:`).
+
+    A script with neither has nothing to lock and runs as it is.
+    """
+    root = Parser(_typescript()).parse(content.encode()).root_node
+    remote: list[str] = []
+    import_map: dict[str, str] = {}
+    for spec in dict.fromkeys(_specifiers(root)):
+        if spec.startswith(_REMOTE_PREFIXES):
+            remote.append(spec)
+        elif spec and not spec.startswith(_LOCAL_PREFIXES):
+            top = spec.split("/", 1)[0]
+            if top in NODE_BUILTINS:
+                import_map[spec] = f"node:{spec}"
+            else:
+                import_map[spec] = f"npm:{spec}"
+                remote.append(import_map[spec])
+    return TypeScriptImports(remote=tuple(remote), import_map=import_map)

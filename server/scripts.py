@@ -4,6 +4,11 @@ A version is identified by the sha256 of its language and content, so saving
 the same script twice gives the same hash and a new content a new one; the
 path always points at the newest save. Versions are never deleted, so a job
 or a caller holding a hash can always run exactly that code.
+
+A version's lock (what its dependencies resolve to) is not computed by the
+save: the save marks it `pending` and queues a `dependencies` job in the same
+transaction; a worker resolves it and `store_lock` stores the lock or the
+resolver's message, waking the runs that wait for it on `tidemill_locked`.
 """
 
 from __future__ import annotations
@@ -15,18 +20,11 @@ from typing import Any
 
 import msgspec
 
-from server import db, errors, introspection, models, requirements
+from server import db, errors, introspection, models, queue, requirements, script_settings
 
+LOCKED_CHANNEL = "tidemill_locked"
 PATH_RE = re.compile(r"^(u|f)/[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)+$")
-SETTING_FIELDS = (
-    "timeout",
-    "tag",
-    "priority",
-    "concurrent_limit",
-    "concurrency_time_window_s",
-    "dedicated_worker",
-    "retry",
-)
+SETTING_FIELDS = script_settings.FIELDS
 
 
 class NewScript(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,24 +69,54 @@ def version_hash(language: models.Language, content: str) -> models.ScriptHash:
     return models.ScriptHash(digest.hexdigest())
 
 
+def _input_schema(signature: introspection.Signature) -> dict[str, Any]:
+    # Windmill's `order` keeps the declared order for clients that read only JSON objects
+    return {**signature.schema, "order": list(signature.arg_order)}
+
+
+class Preview(msgspec.Struct, frozen=True, kw_only=True):
+    """What a source would be saved with: the editor's live form comes from `schema`."""
+
+    schema: dict[str, Any]
+    result_schema: dict[str, Any] | None
+    warnings: list[str]
+    summary: str | None
+
+
+def preview(language: str, content: str) -> Preview:
+    """The schema a save of this source would store, computed the same way; nothing stored.
+
+    Raises `InvalidScript` (with the line and column) for a source that does not parse.
+    """
+    signature = introspection.infer_signature(normalize_language(language), content)
+    return Preview(
+        schema=_input_schema(signature),
+        result_schema=signature.result_schema,
+        warnings=list(signature.warnings),
+        summary=signature.summary,
+    )
+
+
 async def save(
-    pool: db.Pool, *, workspace: str, new: NewScript, created_by: str
+    pool: db.Pool, *, workspace: str, new: NewScript, created_by: str, head: bool = True
 ) -> models.ScriptHash:
-    """Store a version (computing its input schema) and point its path at it."""
+    """Store a version (computing its input schema) and point its path at it.
+
+    A flow's inline script is stored with `head=False`: runnable by hash, never listed.
+    """
     path = check_path(new.path)
     language = normalize_language(new.language)
     signature = introspection.infer_signature(language, new.content)
-    # Windmill's `order` keeps the declared order for clients that read only JSON objects
-    schema = {**signature.schema, "order": list(signature.arg_order)}
+    schema = _input_schema(signature)
     settings = {
         field: msgspec.to_builtins(getattr(new, field))
         for field in SETTING_FIELDS
         if getattr(new, field) is not None
     }
     hash_ = version_hash(language, new.content)
-    locked = await _lock(language, new.content)
+    planned = plan_lock(language, new.content)
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
+        saved = await conn.fetchrow(
             db.query("save_script_version"),
             workspace,
             path,
@@ -102,35 +130,77 @@ async def save(
             created_by,
             signature.result_schema,
             list(signature.warnings),
-            locked.text,
-            _lock_status(locked),
-            locked.error,
+            None,
+            planned.status,
+            planned.error,
         )
-        await conn.execute(db.query("set_script_head"), workspace, path, hash_)
+        if head:
+            await conn.execute(db.query("set_script_head"), workspace, path, hash_)
+        if saved is not None and saved["resolve"]:
+            await queue.enqueue_dependencies(
+                conn,
+                workspace=workspace,
+                path=path,
+                script_hash=hash_,
+                language=language,
+                tag=new.tag,
+                created_by=created_by,
+            )
     return hash_
 
 
-async def _lock(language: models.Language, content: str) -> requirements.Lock:
-    """Lock a Python version's requirements now, within `requirements.LOCK_TIMEOUT_S`.
+class PlannedLock(msgspec.Struct, frozen=True, kw_only=True):
+    """What a save knows of a version's lock before any resolver runs."""
 
-    Locking at save time keeps a run from ever resolving; a version that needs
-    nothing gets no lock, and one that cannot be resolved keeps uv's message.
+    status: models.LockStatus
+    error: str | None = None
+
+
+def plan_lock(language: models.Language, content: str) -> PlannedLock:
+    """Whether a version needs a lock, read from its text in microseconds, never resolving.
+
+    Resolving (seconds, or a minute against a slow index) is left to a `dependencies`
+    job on a worker, so a save stays fast; a version that needs nothing gets no lock,
+    and a PEP 723 block that cannot be read fails the lock at once.
     """
-    if language != "python3":
-        return requirements.Lock()
-    try:
-        reqs = requirements.of_python(content)
-    except requirements.InvalidMetadata as exc:
-        return requirements.Lock(error=str(exc))
-    if not reqs.packages and reqs.requires_python is None:
-        return requirements.Lock()
-    return await requirements.lock(reqs)
+    if language == "python3":
+        try:
+            reqs = requirements.of_python(content)
+        except requirements.InvalidMetadata as exc:
+            return PlannedLock(status="failed", error=str(exc))
+        needed = bool(reqs.packages) or reqs.requires_python is not None
+        return PlannedLock(status="pending" if needed else "none")
+    if language == "deno":
+        needed = bool(requirements.of_typescript(content).remote)
+        return PlannedLock(status="pending" if needed else "none")
+    return PlannedLock(status="none")
 
 
-def _lock_status(locked: requirements.Lock) -> models.LockStatus:
-    if locked.error is not None:
-        return "failed"
-    return "ready" if locked.text is not None else "none"
+async def store_lock(
+    pool: db.Pool, *, workspace: str, hash_: str, locked: requirements.Lock
+) -> bool:
+    """Store a resolved lock (or uv's message) on a pending version and wake its waiting runs.
+
+    False when the version was no longer pending: another resolver stored it first.
+    """
+    status: models.LockStatus = "failed" if locked.error is not None else "ready"
+    row = await pool.fetchrow(
+        db.query("store_lock"), workspace, hash_, locked.text, status, locked.error
+    )
+    return bool(row is not None and row["stored"])
+
+
+class LockState(msgspec.Struct, frozen=True, kw_only=True):
+    lock: str | None
+    lock_status: models.LockStatus
+    lock_error: str | None
+
+
+async def get_lock(pool: db.Pool, *, workspace: str, path: str, hash_: str) -> LockState:
+    row = await pool.fetchrow(db.query("get_lock"), workspace, path, hash_)
+    if row is None:
+        raise errors.NotFound(f"no script version {hash_!r} at {path!r}")
+    return msgspec.convert(dict(row.items()), LockState)
 
 
 def _script(row: Any) -> models.Script:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 import secrets as random
 from pathlib import Path
@@ -62,6 +63,11 @@ class Vault:
 
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)
+        self._key = key
+
+    def derive(self, purpose: str) -> bytes:
+        """A key for another use (e.g. signing resume URLs), derived so the master never leaves."""
+        return hmac.new(self._key, b"tidemill derive\0" + purpose.encode(), "sha256").digest()
 
     def encrypt(self, plaintext: bytes, *, context: str) -> bytes:
         nonce = random.token_bytes(NONCE_BYTES)

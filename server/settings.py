@@ -31,6 +31,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     default_timeout_s: int
     max_timeout_s: int
     max_log_bytes: int
+    # dependency environments past this size in all are evicted, least recently used first
+    env_cache_max_mb: int
+    # path of the secret variable holding a private package index's `user:password`
+    uv_index_credentials_variable: str | None
+    max_result_bytes: int
+    job_memory_mb: int
+    job_max_processes: int
 
     @property
     def admin_token_file(self) -> Path:
@@ -70,6 +77,11 @@ def from_env(environ: dict[str, str] | None = None, **overrides: object) -> Sett
         "default_timeout_s": int(env.get("TIDEMILL_DEFAULT_TIMEOUT_S", "900")),
         "max_timeout_s": int(env.get("TIDEMILL_MAX_TIMEOUT_S", "86400")),
         "max_log_bytes": int(env.get("TIDEMILL_MAX_LOG_BYTES", str(2 * 1024 * 1024))),
+        "env_cache_max_mb": int(env.get("TIDEMILL_ENV_CACHE_MAX_MB", "10240")),
+        "uv_index_credentials_variable": env.get("TIDEMILL_UV_INDEX_CREDENTIALS_VARIABLE") or None,
+        "max_result_bytes": int(env.get("TIDEMILL_MAX_RESULT_BYTES", str(16 * 1024 * 1024))),
+        "job_memory_mb": int(env.get("TIDEMILL_JOB_MEMORY_MB", "2048")),
+        "job_max_processes": int(env.get("TIDEMILL_JOB_MAX_PROCESSES", "256")),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if not values["base_url"]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -83,17 +84,51 @@ async def dsn(pg_server: str, template_db: str) -> AsyncIterator[str]:
         await admin.close()
 
 
+def reachable_dir(prefix: str = "tidemill-test-") -> Path:
+    """A private temporary folder a job user can traverse (0711), outside pytest's own.
+
+    A root worker runs jobs as another user (worker.sandbox), who must reach the jobs
+    and environments under `$TIDEMILL_HOME`. pytest's base temporary folder will not do:
+    every pytest session that starts (as root, here) makes it 0700 again, cutting off
+    the jobs of any other session running at the time.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o711)
+    return folder
+
+
 @pytest.fixture
-def config(tmp_path: Path) -> settings.Settings:
+def reachable_tmp() -> Iterator[Path]:
+    """`reachable_dir()` for one test, removed after it."""
+    folder = reachable_dir()
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def config(reachable_tmp: Path) -> settings.Settings:
     return settings.from_env(
         {},
-        home=tmp_path / "home",
+        home=reachable_tmp / "home",
         admin_token=ADMIN_TOKEN,
         admin_password="admin-password",
         heartbeat_s=0.2,
         lost_after_s=1.5,
         poll_s=0.5,
     )
+
+
+@pytest.fixture
+def shared_dir(reachable_tmp: Path) -> Path:
+    """A folder the test and its jobs both write: a root worker runs jobs as another user
+    (worker.sandbox), who may not enter pytest's tmp_path (see reachable_dir). A file several jobs
+    append to is made first, mode 0666: each worker's jobs run as a user of their own."""
+    folder = reachable_tmp / "shared"
+    folder.mkdir()
+    folder.chmod(0o777)  # not sticky: jobs of different workers append to one file
+    return folder
 
 
 @pytest.fixture
@@ -223,14 +258,14 @@ def wait_healthy(base_url: str, timeout_s: float = 60) -> None:
 
 
 @pytest.fixture
-def processes(dsn: str, tmp_path: Path, pool: db.Pool) -> Iterator[Processes]:
+def processes(dsn: str, tmp_path: Path, reachable_tmp: Path, pool: db.Pool) -> Iterator[Processes]:
     """Start `tidemill server` / `tidemill worker` processes on this test's database."""
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
         "TIDEMILL_DATABASE_URL": dsn,
-        "TIDEMILL_HOME": str(tmp_path / "home"),
+        "TIDEMILL_HOME": str(reachable_tmp / "home"),
         "TIDEMILL_ADMIN_TOKEN": ADMIN_TOKEN,
         "TIDEMILL_PORT": str(port),
         "TIDEMILL_HEARTBEAT_S": "0.2",

@@ -117,13 +117,64 @@ def test_a_local_file_runs_without_being_deployed_at_its_path(live: Live, tmp_pa
     env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "TIDEMILL_TOKEN": None}
     login = live.cli("login", live.url, "-u", "admin", "--password", ADMIN_PASSWORD, **env)
     assert login.exit_code == 0, login.stderr
+    with live.api() as api:
+        before = {s["path"] for s in api.get("/api/w/main/scripts/list").json()}
     result = live.cli("run", str(script), "-a", "who=ab", "-a", "times=2", **env)
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == "abab"
+    assert json.loads(result.stdout) == "abab"  # times=2 was sent as the integer 2
     assert "hi" in result.stderr
     with live.api() as api:
-        paths = {s["path"] for s in api.get("/api/w/main/scripts/list").json()}
-    assert not any(p.startswith("f/") and "local_hello" in p for p in paths)
+        after = {s["path"] for s in api.get("/api/w/main/scripts/list").json()}
+    assert after == before  # a preview saves nothing
+    listed = json.loads(live.cli("jobs", "--path", "u/admin/preview", "--json").stdout)
+    assert [(j["job_kind"], j["script_hash"]) for j in listed][:1] == [("preview", None)]
+    table = live.cli("jobs", "--path", "u/admin/preview")
+    assert "u/admin/preview (preview)" in table.stdout
+    wrong = live.cli("run", str(script), "-a", "times=two", **env)
+    assert wrong.exit_code == 2
+    assert "'two' is not a valid integer" in wrong.stderr
+
+
+def test_a_local_file_in_a_workspace_folder_runs_at_its_path(live: Live, tmp_path: Path) -> None:
+    (tmp_path / "tidemill.yaml").write_text("includes: ['f/**']\n")
+    script = tmp_path / "f" / "drafts" / "where.py"
+    script.parent.mkdir(parents=True)
+    script.write_text(
+        "import os\n\ndef main(tags: list[str], opts: dict, on: bool = False):\n"
+        "    return [os.environ['WM_JOB_PATH'], tags, opts, on]\n"
+    )
+    result = live.cli("run", str(script), "-a", "tags=a,b", "-a", 'opts={"k": 1}', "-a", "on=yes")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == ["f/drafts/where", ["a", "b"], {"k": 1}, True]
+    with live.api() as api:
+        assert api.get("/api/w/main/scripts/get/p/f/drafts/where").status_code == 404
+    broken = tmp_path / "broken.py"
+    broken.write_text("def main(:\n")
+    failed = live.cli("run", str(broken))
+    assert failed.exit_code == 1
+    assert "cannot read the script" in failed.stderr
+
+
+def test_whoami_and_login_confirm_the_token(live: Live, tmp_path: Path) -> None:
+    shown = live.cli("whoami")
+    assert shown.exit_code == 0, shown.stderr
+    lines = [line.split() for line in shown.stdout.splitlines()]
+    assert lines == [
+        ["user:", "admin"], ["role:", "admin"], ["server:", live.url], ["workspace:", "main"],
+    ]  # fmt: skip
+    me = json.loads(live.cli("whoami", "--json").stdout)
+    assert (me["username"], me["is_admin"], me["url"], me["workspace"]) == (
+        "admin", True, live.url, "main",
+    )  # fmt: skip
+    bad = live.cli("whoami", TIDEMILL_TOKEN="tm_not_a_token")
+    assert bad.exit_code == 1
+    assert "invalid or expired token" in bad.stderr
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "TIDEMILL_URL": None, "TIDEMILL_TOKEN": None}
+    login = live.cli("login", live.url, "--token", ADMIN_TOKEN, **env)
+    assert login.exit_code == 0, login.stderr
+    assert "as admin (admin)" in login.stderr
+    listed = json.loads(live.cli("profile", "list", "--json", **env).stdout)
+    assert [p["username"] for p in listed] == ["admin"]  # learnt from whoami, not typed
 
 
 def test_a_local_file_that_does_not_exist(live: Live) -> None:
@@ -270,3 +321,15 @@ def test_curl_prints_a_webhook_line_that_runs_the_script(live: Live) -> None:
     assert "$TIDEMILL_TOKEN" in line
     missing = live.cli("curl", "f/cli/nothing")
     assert missing.exit_code != 0
+
+
+def test_the_wmill_client_runs_a_preview(live: Live) -> None:
+    import wmill
+
+    windmill = wmill.Windmill(base_url=live.url, token=ADMIN_TOKEN, workspace="main")
+    try:
+        assert windmill.whoami()["username"] == "admin"
+        code = "def main(a: int, b: int = 2):\n    return a * b\n"
+        assert windmill.run_inline_script_preview(code, "python3", {"a": 21}) == 42
+    finally:
+        windmill.client.close()

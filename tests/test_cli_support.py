@@ -9,6 +9,9 @@ script paths, so they do not see each other's work.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +24,15 @@ import httpx
 from typer.testing import CliRunner, Result
 
 from cli import main
-from tests.conftest import ADMIN_TOKEN, Processes, free_port, wait_healthy, with_database
+from tests.conftest import (
+    ADMIN_TOKEN,
+    ROOT,
+    Processes,
+    free_port,
+    reachable_dir,
+    wait_healthy,
+    with_database,
+)
 
 ADMIN_PASSWORD = "admin-password-for-cli-tests"
 
@@ -70,12 +81,13 @@ def start_live(pg_server: str, template_db: str, tmp: Path) -> Iterator[Live]:
             await conn.close()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
+    home = reachable_dir()  # the worker's jobs run as another user, who must reach it
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp),
         "TIDEMILL_DATABASE_URL": with_database(pg_server, name),
-        "TIDEMILL_HOME": str(tmp / "home"),
+        "TIDEMILL_HOME": str(home / "home"),
         "TIDEMILL_ADMIN_TOKEN": ADMIN_TOKEN,
         "TIDEMILL_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "TIDEMILL_PORT": str(port),
@@ -104,6 +116,7 @@ def start_live(pg_server: str, template_db: str, tmp: Path) -> Iterator[Live]:
     finally:
         running.stop_all()
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def wait_for(predicate: Any, timeout_s: float = 30, every_s: float = 0.1) -> Any:
@@ -114,3 +127,30 @@ def wait_for(predicate: Any, timeout_s: float = 30, every_s: float = 0.1) -> Any
             return value
         time.sleep(every_s)
     raise TimeoutError("condition not met in time")
+
+
+def in_terminal(
+    live: Live, *args: str, answer: str, timeout_s: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `tidemill ARGS` as a process whose stdin is a terminal (a pty), typing `answer`.
+
+    Questions are only asked on a terminal; stdout and stderr stay pipes, so the
+    output has no colours or spinners and can be read back.
+    """
+    main_fd, terminal_fd = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli", *args],
+            cwd=ROOT,
+            env={**os.environ, **live.env},
+            stdin=terminal_fd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(main_fd, answer.encode())
+        out, err = proc.communicate(timeout=timeout_s)
+    finally:
+        os.close(main_fd)
+        os.close(terminal_fd)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

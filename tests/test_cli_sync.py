@@ -15,7 +15,7 @@ import pytest
 
 from cli import layout, sync
 from tests.conftest import ROOT
-from tests.test_cli_support import Live, start_live, wait_for
+from tests.test_cli_support import Live, in_terminal, start_live, wait_for
 
 GREET = '''def main(name: str = "world", times: int = 1):
     """Say hello."""
@@ -166,13 +166,20 @@ def test_push_shows_the_plan_and_asks(live: Live, tmp_path: Path) -> None:
     dry = live.cli("push", str(tmp_path), "--dry-run")
     assert "~ script f/ask/greet (content, summary)" in dry.stderr
     assert "~ schedule f/ask/greet" in dry.stderr
-    refused = live.cli("push", str(tmp_path), input="n\n")
-    assert refused.exit_code == 1
+    # no terminal (CI) and no --yes: refused at once, with the way out, after the plan
+    unasked = live.cli("push", str(tmp_path))
+    assert unasked.exit_code == 1
+    assert "~ script f/ask/greet (content, summary)" in unasked.stderr
+    assert "stdin is not a terminal" in unasked.stderr
+    assert "--yes" in unasked.stderr
+    refused = in_terminal(live, "push", str(tmp_path), answer="n\n")
+    assert refused.returncode == 1
+    assert "Push 2 change(s) to" in refused.stderr
     assert "nothing changed" in refused.stderr
     with live.api() as api:
         assert "hello" in api.get("/api/w/main/scripts/get/p/f/ask/greet").json()["content"]
-    accepted = live.cli("push", str(tmp_path), input="y\n")
-    assert accepted.exit_code == 0, accepted.stderr
+    accepted = in_terminal(live, "push", str(tmp_path), answer="y\n")
+    assert accepted.returncode == 0, accepted.stderr
     with live.api() as api:
         assert "hi" in api.get("/api/w/main/scripts/get/p/f/ask/greet").json()["content"]
         schedule = api.get("/api/w/main/schedules/get/f/ask/greet").json()
@@ -292,3 +299,149 @@ def test_push_keeps_the_lock_file_what_the_server_locked(tmp_path: Path) -> None
     assert lock.read_text() == "x==1\n"
     sync.write_lock(tmp_path, sync.Saved(path="f/a/b", hash="h", lock=None, locks=True))
     assert not lock.exists()  # the new version needs nothing
+
+
+EVERY_SETTING_YAML = """\
+summary: Every setting
+description: ''
+timeout: 45
+tag: sync-tests
+priority: 3
+concurrent_limit: 2
+concurrency_time_window_s: 60
+dedicated_worker: true
+retry:
+  constant:
+    attempts: 2
+schedules:
+- schedule: 0 0 6 * * *
+  enabled: false
+  retry:
+    exponential:
+      attempts: 3
+      seconds: 2
+"""
+
+
+def test_the_layout_knows_every_setting_the_server_saves() -> None:
+    from server import scripts
+
+    saved = set(scripts.NewScript.__struct_fields__) - {
+        "path", "content", "language", "summary", "description",
+    }  # fmt: skip
+    assert set(layout.SETTINGS) == saved
+    meta_fields = set(layout.Meta.__struct_fields__) - {"summary", "description", "schedules"}
+    assert meta_fields == saved
+    assert set(layout.SCHEDULE_DEFAULTS) | {"path", "schedule"} == set(
+        layout.Schedule.__struct_fields__
+    )
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"constant": {"attempts": 2}},
+        {"exponential": {"attempts": 3}},
+        {"exponential": {"attempts": 3, "seconds": 2, "multiplier": 4}},
+        {"constant": {"attempts": 1, "seconds": 5}, "exponential": None},
+    ],
+)
+def test_retry_policies_compare_as_the_server_keeps_them(policy: dict[str, object]) -> None:
+    import msgspec
+
+    from server import models, script_settings
+
+    kept = msgspec.to_builtins(msgspec.convert(policy, models.RetryPolicy))
+    assert script_settings.normal("retry", policy) == script_settings.normal("retry", kept)
+    assert script_settings.normal("retry", kept) == script_settings.without_nulls(kept)
+
+
+@pytest.mark.e2e
+def test_every_setting_round_trips_through_pull_and_push(live: Live, tmp_path: Path) -> None:
+    here = tmp_path / "repo"
+    write(here, {"f/every/job.py": GREET, "f/every/job.script.yaml": EVERY_SETTING_YAML})
+    pushed = live.cli("push", str(here), "--yes")
+    assert pushed.exit_code == 0, pushed.stderr
+    with live.api() as api:
+        saved = api.get("/api/w/main/scripts/get/p/f/every/job").json()["settings"]
+        schedule = api.get("/api/w/main/schedules/get/f/every/job").json()
+    assert saved["timeout"] == 45
+    assert saved["tag"] == "sync-tests"
+    assert (saved["priority"], saved["concurrent_limit"]) == (3, 2)
+    assert (saved["concurrency_time_window_s"], saved["dedicated_worker"]) == (60, True)
+    assert saved["retry"]["constant"]["attempts"] == 2
+    assert schedule["retry"]["exponential"]["attempts"] == 3
+    assert schedule["enabled"] is False
+    # the hand-written file and the server agree: nothing to push again
+    assert "up to date" in live.cli("push", str(here), "--yes").stderr
+    edited = EVERY_SETTING_YAML.replace("attempts: 2", "attempts: 5").replace("45", "50")
+    (here / "f/every/job.script.yaml").write_text(edited)
+    plan = live.cli("push", str(here), "--dry-run")
+    assert "~ script f/every/job (settings: timeout retry)" in plan.stderr
+    (here / "f/every/job.script.yaml").write_text(EVERY_SETTING_YAML)
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "tidemill.yaml").write_text("includes: ['f/every/**']\n")
+    assert live.cli("pull", str(copy), "--yes").exit_code == 0
+    first = tree(copy)
+    meta = layout.parse_meta(first["f/every/job.script.yaml"], "pulled")
+    assert meta.settings() == {
+        "timeout": 45,
+        "tag": "sync-tests",
+        "priority": 3,
+        "concurrent_limit": 2,
+        "concurrency_time_window_s": 60,
+        "dedicated_worker": True,
+        "retry": {"constant": {"attempts": 2, "seconds": 0}},
+    }
+    assert meta.schedules[0].retry == {
+        "exponential": {"attempts": 3, "seconds": 2, "multiplier": 1}
+    }
+    assert meta.schedules[0].enabled is False
+    # pull -> push -> pull: unchanged
+    assert "up to date" in live.cli("push", str(copy), "--yes").stderr
+    assert "up to date" in live.cli("pull", str(copy), "--yes").stderr
+    assert tree(copy) == first
+
+
+@pytest.mark.e2e
+def test_push_waits_for_a_lock_made_after_the_save(live: Live) -> None:
+    """A server that locks after saving answers `pending` first; push reports the outcome."""
+    import asyncio
+    import threading
+
+    import asyncpg
+
+    from cli import client, profiles
+
+    hash_ = live.save("f/later/locked", GREET)
+
+    def set_lock(status: str, error: str | None) -> None:
+        async def update() -> None:
+            conn = await asyncpg.connect(live.processes.env["TIDEMILL_DATABASE_URL"])
+            try:
+                await conn.execute(
+                    "UPDATE script_versions SET lock_status = $1, lock_error = $2 WHERE hash = $3",
+                    status,
+                    error,
+                    hash_,
+                )
+            finally:
+                await conn.close()
+
+        asyncio.run(update())
+
+    set_lock("pending", None)
+    profile = profiles.Profile(url=live.url, token=live.env["TIDEMILL_TOKEN"])
+    with client.Client(profile) as api:
+        assert sync.wait_locked(api, hash_, 0.3)["lock_status"] == "pending"
+        later = threading.Timer(1.0, set_lock, ("failed", "no such package: nope"))
+        later.start()
+        started = time.monotonic()
+        try:
+            outcome = sync.wait_locked(api, hash_, 20)
+        finally:
+            later.join()
+    assert time.monotonic() - started >= 0.9
+    assert (outcome["lock_status"], outcome["lock_error"]) == ("failed", "no such package: nope")

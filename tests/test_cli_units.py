@@ -124,3 +124,51 @@ def test_http_commands_do_not_load_the_server_or_the_worker() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_shell_completion() -> None:
+    from typer.testing import CliRunner
+
+    from cli import main
+
+    shown = CliRunner().invoke(main.app, ["--show-completion"], prog_name="tidemill")
+    assert shown.exit_code == 0
+    assert "_TIDEMILL_COMPLETE" in shown.stdout  # the script a shell sources
+    code = "from cli.main import app; app(prog_name='tidemill')"
+    env = {"PATH": "/usr/bin:/bin", "_TIDEMILL_COMPLETE": "complete_bash"}
+    words = {"tidemill ru": ["run"], "tidemill push --d": ["--dry-run"]}
+    for line, expected in words.items():
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={**env, "COMP_WORDS": line, "COMP_CWORD": str(len(line.split()) - 1)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert result.stdout.split() == expected, line
+
+
+def test_no_colours_when_not_a_terminal(tmp_path: Path) -> None:
+    """A table's bold header is plain text through a pipe, even without NO_COLOR."""
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    profiles.add("here", profiles.Profile(url="http://a:1", token="t", username="ada"), env)
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "profile", "list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.splitlines()[0].split() == ["NAME", "URL", "WORKSPACE", "USERNAME"]
+    assert "\x1b[" not in result.stdout + result.stderr
+
+
+def test_tables_align_coloured_cells(capsys: pytest.CaptureFixture[str]) -> None:
+    from cli import output
+
+    red = "\x1b[31mfailure\x1b[0m"
+    output.table(["id", "status", "by"], [["a", red, "x"], ["bb", "ok", "y"]])
+    lines = [line.replace(red, "failure") for line in capsys.readouterr().out.splitlines()]
+    assert [line.index(line.split()[-1]) for line in lines] == [13, 13, 13]

@@ -22,7 +22,7 @@ OVERLAP = (
 
 
 async def test_at_most_n_run_at_once(
-    client: httpx.AsyncClient, pool: db.Pool, dsn: str, config: settings.Settings, tmp_path: Path
+    client: httpx.AsyncClient, pool: db.Pool, dsn: str, config: settings.Settings, shared_dir: Path
 ) -> None:
     response = await client.post(
         "/api/w/main/scripts/create",
@@ -38,13 +38,16 @@ async def test_at_most_n_run_at_once(
     stop = asyncio.Event()
     tasks = [asyncio.ensure_future(w.run(stop)) for w in workers]
     try:
-        log = tmp_path / "spans"
+        log = shared_dir / "spans"
+        log.touch()
+        log.chmod(0o666)  # written by the jobs of four workers, each its own user
         ids = [
             (await client.post("/api/w/main/jobs/run/p/f/limit/slow", json={"log": str(log)})).text
             for _ in range(6)
         ]
         for job_id in ids:
-            assert (await wait_completed(client, job_id, timeout_s=30))["success"] is True
+            done = await wait_completed(client, job_id, timeout_s=30)
+            assert done["success"] is True, done
     finally:
         stop.set()
         await asyncio.gather(*tasks)

@@ -61,14 +61,16 @@ async def wait_for(predicate: Any, timeout_s: float = 30, every_s: float = 0.1) 
 
 
 async def test_workers_race_and_each_job_runs_exactly_once(
-    processes: Processes, pool: db.Pool, tmp_path: Path
+    processes: Processes, pool: db.Pool, shared_dir: Path
 ) -> None:
     processes.start("server")
     for _ in range(3):
         processes.start("worker")
     base = f"http://127.0.0.1:{processes.env['TIDEMILL_PORT']}"
     await asyncio.to_thread(wait_healthy, base)
-    log = tmp_path / "ran.log"
+    log = shared_dir / "ran.log"
+    log.touch()
+    log.chmod(0o666)  # written by the jobs of two worker processes, each its own user
     async with api(processes) as client:
         await save(client, "f/race/record", RECORD)
         ids = []
@@ -84,8 +86,8 @@ async def test_workers_race_and_each_job_runs_exactly_once(
 
         await wait_for(all_done, timeout_s=60)
         workers = (await client.get("/api/workers/list")).json()
-    rows = await pool.fetch("SELECT id::text, status, attempts, worker FROM completed")
-    assert {r["status"] for r in rows} == {"success"}
+    rows = await pool.fetch("SELECT id::text, status, attempts, worker, error FROM completed")
+    assert {r["status"] for r in rows} == {"success"}, [r["error"] for r in rows if r["error"]]
     assert {r["attempts"] for r in rows} == {1}
     ran = log.read_text().split()
     assert sorted(ran) == sorted(ids)  # every job ran, and none twice
@@ -95,13 +97,15 @@ async def test_workers_race_and_each_job_runs_exactly_once(
 
 @pytest.mark.chaos
 async def test_a_killed_worker_s_job_is_recovered(
-    processes: Processes, pool: db.Pool, tmp_path: Path
+    processes: Processes, pool: db.Pool, shared_dir: Path
 ) -> None:
     processes.start("server")
     doomed = processes.start("worker")
     base = f"http://127.0.0.1:{processes.env['TIDEMILL_PORT']}"
     await asyncio.to_thread(wait_healthy, base)
-    log = tmp_path / "ran.log"
+    log = shared_dir / "ran.log"
+    log.touch()
+    log.chmod(0o666)  # written by the jobs of two worker processes, each its own user
     async with api(processes) as client:
         await save(client, "f/chaos/slow", SLOW_RECORD)
         job_id = (

@@ -107,8 +107,8 @@ def wait_until(predicate: Any, timeout_s: float = 30) -> None:
         time.sleep(0.1)
 
 
-def test_up_starts_everything_and_a_second_up_keeps_the_data(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def test_up_starts_everything_and_a_second_up_keeps_the_data(reachable_tmp: Path) -> None:
+    home = reachable_tmp / "home"
     up = Up(home, workers=2)
     try:
         output = up.log.read_text()
@@ -150,8 +150,10 @@ def test_up_starts_everything_and_a_second_up_keeps_the_data(tmp_path: Path) -> 
         assert again.stop() == 0
 
 
-def test_up_uses_the_configured_database_and_starts_no_cluster(tmp_path: Path, dsn: str) -> None:
-    home = tmp_path / "home"
+def test_up_uses_the_configured_database_and_starts_no_cluster(
+    reachable_tmp: Path, dsn: str
+) -> None:
+    home = reachable_tmp / "home"
     up = Up(home, workers=1, database_url=dsn)
     try:
         call(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from server import requirements
@@ -95,3 +97,11 @@ def test_bad_pep723_block_is_reported():
     bad = "# /// script\n# dependencies = [\n# ///\n"
     with pytest.raises(requirements.InvalidMetadata):
         requirements.of_python(bad)
+
+
+def test_a_lock_is_built_with_its_interpreter_or_else_its_version() -> None:
+    header = f"{requirements.PYTHON_HEADER}{sys.executable}\n"
+    here = f"{header}{requirements.VERSION_HEADER}3.11.7\nsix==1\n"
+    assert requirements.lock_interpreter(here) == sys.executable
+    elsewhere = here.replace(sys.executable, "/opt/elsewhere/bin/python3.11")
+    assert requirements.lock_interpreter(elsewhere) == "3.11.7"

@@ -39,7 +39,7 @@ FLAKY_PER_JOB = (
 
 
 async def test_a_script_that_fails_twice_then_succeeds(
-    client: httpx.AsyncClient, worker: service.Worker, tmp_path: Path
+    client: httpx.AsyncClient, worker: service.Worker, shared_dir: Path
 ) -> None:
     response = await client.post(
         "/api/w/main/scripts/create",
@@ -51,7 +51,7 @@ async def test_a_script_that_fails_twice_then_succeeds(
         },
     )
     assert response.status_code == 201
-    counter = tmp_path / "counter"
+    counter = shared_dir / "counter"
     job_id = (
         await client.post("/api/w/main/jobs/run/p/f/retry/flaky", json={"counter": str(counter)})
     ).text
@@ -68,11 +68,11 @@ async def test_a_script_that_fails_twice_then_succeeds(
 
 
 async def test_the_last_attempt_decides(
-    client: httpx.AsyncClient, worker: service.Worker, tmp_path: Path
+    client: httpx.AsyncClient, worker: service.Worker, shared_dir: Path
 ) -> None:
     await save(client, "f/retry/flaky", FLAKY)
     policy = json.dumps({"exponential": {"attempts": 1, "multiplier": 1, "seconds": 0.1}})
-    counter = tmp_path / "counter"
+    counter = shared_dir / "counter"
     job_id = (
         await client.post(
             "/api/w/main/jobs/run/p/f/retry/flaky",
@@ -87,10 +87,10 @@ async def test_the_last_attempt_decides(
 
 
 async def test_no_policy_means_no_retry(
-    client: httpx.AsyncClient, worker: service.Worker, tmp_path: Path
+    client: httpx.AsyncClient, worker: service.Worker, shared_dir: Path
 ) -> None:
     await save(client, "f/retry/flaky", FLAKY)
-    counter = tmp_path / "counter"
+    counter = shared_dir / "counter"
     response = await client.post(
         "/api/w/main/jobs/run_wait_result/p/f/retry/flaky", json={"counter": str(counter)}
     )
@@ -109,7 +109,7 @@ async def test_a_malformed_policy_is_refused(client: httpx.AsyncClient) -> None:
 
 
 async def test_a_schedule_s_runs_use_its_retry_policy(
-    client: httpx.AsyncClient, worker: service.Worker, tmp_path: Path
+    client: httpx.AsyncClient, worker: service.Worker, shared_dir: Path
 ) -> None:
     await save(client, "f/retry/flaky", FLAKY_PER_JOB)
     response = await client.post(
@@ -118,7 +118,7 @@ async def test_a_schedule_s_runs_use_its_retry_policy(
             "path": "f/retry/every_second",
             "schedule": "* * * * * *",
             "script_path": "f/retry/flaky",
-            "args": {"folder": str(tmp_path)},
+            "args": {"folder": str(shared_dir)},
             "retry": {"constant": {"attempts": 2, "seconds": 0.1}},
         },
     )

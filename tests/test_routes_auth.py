@@ -14,6 +14,9 @@ PUBLIC_API = {
     "/api/health",  # liveness probes
     "/api/auth/login",  # how a token is obtained
     "/api/r/{route_path:path}",  # custom routes authenticate per route: see test_http_triggers
+    # a flow approval's signed URLs: the signature is the credential (test_flows_suspend)
+    "/api/w/{workspace:str}/jobs_u/resume/{job_id:str}/{resume_id:str}/{signature:str}",
+    "/api/w/{workspace:str}/jobs_u/cancel/{job_id:str}/{resume_id:str}/{signature:str}",
 }
 UI_PREFIXES = (
     "/",

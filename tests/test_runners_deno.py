@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from server import settings
 from tests.test_api_jobs import wait_completed
 from tests.test_api_scripts import save
 from worker import deno_runner, service
@@ -177,11 +178,11 @@ async def test_results_that_json_cannot_hold_directly(
 
 
 async def test_the_sandbox_allows_the_job_dir_and_its_variables_only(
-    client: httpx.AsyncClient, worker: service.Worker, tmp_path: Path
+    client: httpx.AsyncClient, worker: service.Worker, config: settings.Settings
 ) -> None:
-    secret = tmp_path / "worker-secret.txt"
+    secret = config.home / "worker-secret.txt"
     secret.write_text("do not read")
-    deno_dir = tmp_path / "home" / "deno"
+    deno_dir = config.home / "deno"
     content = f"""
 async function attempt(action: () => Promise<unknown> | unknown): Promise<string> {{
   try {{
@@ -199,7 +200,7 @@ export async function main() {{
     temp: await attempt(() => Deno.makeTempFile()),
     workspace: Deno.env.get("WM_WORKSPACE"),
     worker_file: await attempt(() => Deno.readTextFile({str(secret)!r})),
-    write_outside: await attempt(() => Deno.writeTextFile({str(tmp_path / "x")!r}, "x")),
+    write_outside: await attempt(() => Deno.writeTextFile({str(config.home / "x")!r}, "x")),
     path_var: await attempt(() => Deno.env.get("PATH")),
     run: await attempt(() => new Deno.Command("true").output()),
     deno_dir: await attempt(() => Array.fromAsync(Deno.readDir({str(deno_dir)!r}))),

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from server import db, queue
 from server.api import ui
+from tests.conftest import ADMIN_TOKEN, Processes, wait_healthy
 from worker import service
 
 pytestmark = pytest.mark.usefixtures("bundle")
@@ -137,3 +141,190 @@ async def test_the_preview_is_the_schema_a_save_would_store(client: httpx.AsyncC
     )
     assert broken.status_code == 422
     assert broken.json()["error"]["code"] == "invalid_script"
+
+
+LONG = (
+    "import time\n\n"
+    "def main():\n"
+    "    for i in range(2000):\n"
+    "        print(f'{i:05d} ' + 'x' * 94, flush=True)\n"
+    "        if i % 500 == 499:\n"
+    "            time.sleep(1.0)  # the worker writes a chunk every 0.5 s\n"
+    "    print('marker', flush=True)\n"
+    "    time.sleep(3)  # time for the marker to be streamed before the tail\n"
+    "    print('tail', flush=True)\n"
+    "    return 'done'\n"
+)
+
+
+async def test_the_stream_reads_only_new_log_chunks(
+    processes: Processes, worker: service.Worker, pool: db.Pool
+) -> None:
+    # a real server process: the in-process transport would buffer the whole stream
+    processes.start("server")
+    base_url = f"http://127.0.0.1:{processes.env['TIDEMILL_PORT']}"
+    await asyncio.to_thread(wait_healthy, base_url)
+    updates: list[dict[str, Any]] = []
+    deleted = 0
+    async with httpx.AsyncClient(
+        base_url=base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60
+    ) as client:
+        await client.post(
+            "/api/w/main/scripts/create",
+            json={"path": "f/ui/long", "content": LONG, "language": "python3"},
+        )
+        job_id = (await client.post("/api/w/main/jobs/run/p/f/ui/long", json={})).text
+        url = f"/api/w/main/jobs_u/getupdate_sse/{job_id}"
+        async with client.stream("GET", url) as response:
+            buffer = ""
+            async for text in response.aiter_text():
+                buffer += text.replace("\r\n", "\n")
+                *blocks, buffer = buffer.split("\n\n")
+                updates += events("\n\n".join(blocks))
+                seen = "".join(u["new_logs"] for u in updates)
+                if not deleted and "marker" in seen:
+                    # the rows already sent disappear: a stream that re-read the whole log
+                    # each round would lose its place; one that reads new chunks does not
+                    status = await pool.execute(
+                        "DELETE FROM job_logs WHERE job_id = $1", queue.parse_job_id(job_id)
+                    )
+                    deleted = int(status.split()[-1])
+                    assert not updates[-1]["completed"]  # the job still runs
+    assert deleted > 1  # the long log came in several chunks
+    logs = "".join(u["new_logs"] for u in updates)
+    lines = logs.splitlines()
+    assert lines[:2000] == [f"{i:05d} " + "x" * 94 for i in range(2000)]
+    assert "marker" in lines and lines.index("tail") > lines.index("marker")
+    assert updates[-1]["completed"] is True and updates[-1]["job"]["result"] == "done"
+    # every character was sent once: the offsets add up to what was received
+    assert updates[-1]["log_offset"] == len(logs)
+    offsets = [u["log_offset"] for u in updates]
+    assert offsets == sorted(offsets)
+
+
+async def test_a_stream_resumes_inside_a_chunk(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    await client.post(
+        "/api/w/main/scripts/create",
+        json={"path": "f/ui/chatty", "content": CHATTY, "language": "python3"},
+    )
+    await client.post("/api/w/main/jobs/run_wait_result/p/f/ui/chatty", json={})
+    (job,) = (await client.get("/api/w/main/jobs/list?script_path_exact=f/ui/chatty")).json()
+    full = (await client.get(f"/api/w/main/jobs_u/get_logs/{job['id']}")).text
+    for offset in (0, 3, len(full) - 1, len(full), len(full) + 50):
+        response = await client.get(
+            f"/api/w/main/jobs_u/getupdate_sse/{job['id']}", params={"log_offset": offset}
+        )
+        (only,) = events(response.text)
+        assert only["new_logs"] == full[offset:], offset
+        assert only["log_offset"] == len(full)
+        # the polling route reads the same way
+        update = await client.get(
+            f"/api/w/main/jobs_u/getupdate/{job['id']}", params={"log_offset": offset}
+        )
+        assert update.json() == {
+            "running": False,
+            "completed": True,
+            "new_logs": full[offset:],
+            "log_offset": len(full),
+        }
+
+
+async def test_jobs_are_listed_by_status_path_and_time(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    fail = (
+        "def main(ok: bool = True):\n    if not ok:\n        raise ValueError('no')\n    return 1\n"
+    )
+    for path in ("f/ui/one", "f/ui/two", "f/other/three"):
+        await client.post(
+            "/api/w/main/scripts/create",
+            json={"path": path, "content": fail, "language": "python3"},
+        )
+    start = datetime.now(UTC)
+    await client.post("/api/w/main/jobs/run_wait_result/p/f/ui/one", json={})
+    await client.post("/api/w/main/jobs/run_wait_result/p/f/ui/two", json={"ok": False})
+    await client.post("/api/w/main/jobs/run_wait_result/p/f/other/three", json={})
+    middle = datetime.now(UTC)
+    queued = (
+        await client.post(
+            "/api/w/main/jobs/run/p/f/ui/one",
+            params={"scheduled_for": (middle + timedelta(hours=1)).isoformat()},
+            json={},
+        )
+    ).text
+
+    async def paths(**params: Any) -> list[str]:
+        response = await client.get("/api/w/main/jobs/list", params=params)
+        assert response.status_code == 200, response.text
+        return [job["script_path"] for job in response.json()]
+
+    assert await paths(status="success") == ["f/other/three", "f/ui/one"]
+    assert await paths(status="failure") == ["f/ui/two"]
+    assert await paths(status="queued") == ["f/ui/one"]
+    assert await paths(status="failure,queued") == ["f/ui/one", "f/ui/two"]
+    assert await paths(success="false") == ["f/ui/two"]
+    assert await paths(script_path_start="f/ui/", status="success,failure") == [
+        "f/ui/two",
+        "f/ui/one",
+    ]
+    assert await paths(created_after=middle.isoformat()) == ["f/ui/one"]
+    assert len(await paths(created_before=middle.isoformat())) == 3
+    assert await paths(created_before=start.isoformat()) == []
+    naive_utc = middle.replace(tzinfo=None).isoformat()  # no offset: read as UTC
+    assert await paths(created_after=naive_utc) == ["f/ui/one"]
+    everything = await paths(job_kinds="script")
+    assert len(everything) == 4
+    assert await paths(job_kinds="script", per_page=2, page=2) == everything[2:4]
+    assert await paths(job_kinds="flow") == []
+    assert await paths(created_by="admin", status="queued") == ["f/ui/one"]
+    bad = await client.get("/api/w/main/jobs/list", params={"status": "done"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["path"] == "status"
+    await client.post(f"/api/w/main/jobs_u/queue/cancel/{queued}", json={})
+    assert await paths(status="canceled") == ["f/ui/one"]
+
+
+async def test_each_script_has_its_newest_run(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    hello = "def main():\n    return 1\n"
+    for path in ("f/ui/a", "f/ui/b", "f/ui/never", "u/admin/mine"):
+        await client.post(
+            "/api/w/main/scripts/create",
+            json={"path": path, "content": hello, "language": "python3"},
+        )
+    await client.post("/api/w/main/jobs/run_wait_result/p/f/ui/a", json={})
+    for _ in range(3):
+        await client.post("/api/w/main/jobs/run_wait_result/p/f/ui/b", json={})
+    waiting = (
+        await client.post(
+            "/api/w/main/jobs/run/p/f/ui/b",
+            params={"scheduled_in_secs": 3600},
+            json={},
+        )
+    ).text
+    await client.post("/api/w/main/jobs/run_wait_result/p/u/admin/mine", json={})
+
+    runs = (await client.get("/api/w/main/jobs/last_runs")).json()
+    assert [r["script_path"] for r in runs] == ["f/ui/a", "f/ui/b", "u/admin/mine"]
+    assert runs[0]["status"] == "success"
+    assert runs[1]["id"] == waiting and runs[1]["status"] == "queued"
+
+    # a scoped token sees only the scripts it may run; another user not admin's own
+    scoped = (await client.post("/api/users/tokens/create", json={"scopes": ["run:f/ui/a"]})).text
+    seen = await client.get(
+        "/api/w/main/jobs/last_runs", headers={"Authorization": f"Bearer {scoped}"}
+    )
+    assert [r["script_path"] for r in seen.json()] == ["f/ui/a"]
+    await client.post(
+        "/api/users/create",
+        json={"username": "ops", "password": "ops-password-1", "role": "operator"},
+    )
+    ops = (
+        await client.post("/api/auth/login", json={"username": "ops", "password": "ops-password-1"})
+    ).text
+    seen = await client.get(
+        "/api/w/main/jobs/last_runs", headers={"Authorization": f"Bearer {ops}"}
+    )
+    assert [r["script_path"] for r in seen.json()] == ["f/ui/a", "f/ui/b"]

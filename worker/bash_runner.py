@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from server import errors, introspection, models
-from worker import execution, runner
+from worker import execution, limits, runner, sandbox
 
 # $1 is the result pipe's fd, the rest is `script.sh args...`; the script does not get the fd
 _WRAPPER = 'fd=$1; shift; bash -- "$@" {fd}>&-; printf %s "$?" >&"$fd"'
@@ -62,6 +62,14 @@ def last_line(stdout: bytes) -> Any:
 class BashRunner:
     """Starts Bash jobs; nothing to pre-start, bash itself starts in a millisecond."""
 
+    def __init__(
+        self,
+        user: sandbox.JobUser | None = None,
+        confinement: limits.Confinement | None = None,
+    ) -> None:
+        self._user = user
+        self._confinement = confinement
+
     async def start(self, job: runner.Job) -> execution.Process:
         script = job.workdir / f"{job.name}.sh"
         script.write_text(job.content)
@@ -73,6 +81,8 @@ class BashRunner:
             conclude=functools.partial(_conclude, job),
             stdin=asyncio.subprocess.DEVNULL,
             separate_stderr=True,
+            run_as=None if self._user is None else self._user.spawn_options(),
+            confinement=self._confinement,
         )
 
 
@@ -93,7 +103,7 @@ async def _conclude(job: runner.Job, ended: execution.Ended) -> execution.Outcom
                 name="ExitCode", message=f"{message}; last output:\n{output}" if output else message
             ),
         )
-    written = execution.read_job_file(job.workdir / RESULT_FILE)
+    written = execution.read_job_file(job.workdir / RESULT_FILE, ended.max_result_bytes)
     if written is None:
         return execution.Outcome(status="success", result=last_line(ended.stdout))
     try:

@@ -27,6 +27,7 @@ from typing import Any
 import msgspec
 
 from server import models
+from worker import limits
 
 FLUSH_EVERY_S = 0.5
 READ_CHUNK = 64 * 1024
@@ -35,6 +36,17 @@ OUTPUT_TAIL_BYTES = 8 * 1024
 # Bash's result may be its last line of stdout, so that much of it is kept
 STDOUT_TAIL_BYTES = 1024 * 1024
 ERROR_TAIL_LINES = 20
+
+
+class ResultTooLarge(Exception):
+    """The job's result is over the worker's cap (`TIDEMILL_MAX_RESULT_BYTES`)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the job's result is larger than the limit of {limit} bytes")
+
+
+def too_large(exc: ResultTooLarge) -> Outcome:
+    return Outcome(status="failure", error=models.JobError(name="ResultTooLarge", message=str(exc)))
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,6 +72,8 @@ class Ended(msgspec.Struct, frozen=True, kw_only=True):
     stdout: bytes
     output: bytes
     proc: asyncio.subprocess.Process
+    # the cap on a result the runner reads from a file (0: none)
+    max_result_bytes: int = 0
 
     def output_lines(self) -> str:
         """The last lines of stdout and stderr together, for an error message."""
@@ -87,6 +101,8 @@ class Process(msgspec.Struct, kw_only=True):
     proc: asyncio.subprocess.Process
     result_fd: int
     conclude: Conclude
+    # the job's own pids cgroup, removed (and anything left in it killed) by `reap`
+    cgroup: Path | None = None
     # the job's logs when they are not the process's stdout: a warm process
     # (worker/warm.py) gets a log pipe per job
     output: asyncio.StreamReader | None = None
@@ -110,7 +126,8 @@ class LogBuffer:
             data = data[:room]
             self._truncated = True
         self._size += len(data)
-        text = self._decoder.decode(data, final=self._truncated)
+        # PostgreSQL's text cannot hold NUL: it is shown as a replacement character
+        text = self._decoder.decode(data, final=self._truncated).replace("\x00", "\ufffd")
         if self._truncated:
             text += f"\n[logs truncated: output past {self._limit} bytes was dropped]\n"
         if text:
@@ -146,13 +163,21 @@ async def spawn(
     conclude: Conclude,
     stdin: int = asyncio.subprocess.PIPE,
     separate_stderr: bool = False,
+    run_as: dict[str, Any] | None = None,
+    confinement: limits.Confinement | None = None,
+    extra_memory_mb: int = 0,
 ) -> Process:
     """Start a job process in a group of its own (so it can be killed whole).
 
     Its stdout (and stderr, merged unless `separate_stderr`) become the job's
     logs. `argv` gets the number of the result pipe's write end, which the
-    process inherits under that number.
+    process inherits under that number. `run_as` holds the `subprocess`
+    options that drop root (`sandbox.JobUser.spawn_options`); `confinement` sets its
+    memory and process limits (see `worker.limits`), applied after root is dropped.
     """
+    preexec, cgroup = (confinement or limits.Confinement.none()).prepare(
+        extra_memory_mb=extra_memory_mb
+    )
     read_fd, write_fd = os.pipe()
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -164,22 +189,34 @@ async def spawn(
             env=env,
             cwd=cwd,
             start_new_session=True,
+            **(run_as or {}),
+            preexec_fn=preexec,
         )
     except BaseException:
         os.close(read_fd)
+        if cgroup is not None:
+            limits.kill_and_remove(cgroup)
         raise
     finally:
         os.close(write_fd)
-    return Process(proc=proc, result_fd=read_fd, conclude=conclude)
+    return Process(proc=proc, result_fd=read_fd, conclude=conclude, cgroup=cgroup)
 
 
-async def _read_result(fd: int) -> bytes:
+async def _read_result(fd: int, limit: int = 0) -> bytes:
+    """All the result pipe carries, never more than `limit` bytes in memory (0: no cap)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     pipe = os.fdopen(fd, "rb", buffering=0)
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
     try:
-        return await reader.read()
+        if not limit:
+            return await reader.read()
+        data = bytearray()
+        while chunk := await reader.read(READ_CHUNK):
+            data += chunk
+            if len(data) > limit:
+                raise ResultTooLarge(limit)
+        return bytes(data)
     finally:
         transport.close()
 
@@ -207,6 +244,8 @@ def discard(process: Process) -> None:
     """Kill a process that will not be supervised, and release its result pipe."""
     kill_group(process.proc)
     os.close(process.result_fd)
+    if process.cgroup is not None:
+        limits.kill_and_remove(process.cgroup)
 
 
 def exited_early(code: int | None, output: str) -> models.JobError:
@@ -235,19 +274,25 @@ async def outcome_of_reply(reply: bytes | None, ended: Ended) -> Outcome:
     return Outcome(status="failure", error=decoded.error)
 
 
-def read_job_file(path: Path) -> bytes | None:
+def read_job_file(path: Path, limit: int = 0) -> bytes | None:
     """A regular file the job wrote, or None; never follows a link the job planted.
 
     The job may have replaced the file with a symlink to the worker's files or
     with a FIFO that would block the worker.
+
+    Raises:
+        ResultTooLarge: The file is over `limit` bytes (0: no cap).
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             return None
+        if limit and info.st_size > limit:
+            raise ResultTooLarge(limit)
         return file.read()
 
 
@@ -258,9 +303,11 @@ async def supervise(
     flush: Callable[[str], Awaitable[None]],
     timeout_s: float,
     canceled: asyncio.Event,
+    max_result_bytes: int = 0,
 ) -> Outcome:
     """Wait for the job's result, its cancel, or its timeout (then its group is killed).
 
+    A result over `max_result_bytes` fails the job (its group is killed too).
     The process may still be exiting when this returns; `reap` it afterwards.
     """
     proc = process.proc
@@ -271,22 +318,30 @@ async def supervise(
     if process.output is None and proc.stderr is not None:
         pumps.append(asyncio.ensure_future(_pump(proc.stderr, logs, output)))
     flusher = asyncio.ensure_future(_flush_periodically(logs, flush))
-    result = asyncio.ensure_future(_read_result(process.result_fd))
+    result = asyncio.ensure_future(_read_result(process.result_fd, max_result_bytes))
     cancel_wait = asyncio.ensure_future(canceled.wait())
     tasks = [*pumps, flusher, result, cancel_wait]
     try:
         done, _ = await asyncio.wait(
             {result, cancel_wait}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
         )
-        if result not in done:
+        if result not in done or result.exception() is not None:
             kill_group(proc)
         # output still in the pipes belongs to the job; a lingering child must not hold us
         await asyncio.wait(pumps, timeout=DRAIN_GRACE_S)
         if result in done:
-            ended = Ended(
-                reply=result.result(), stdout=stdout.value(), output=output.value(), proc=proc
-            )
-            return await process.conclude(ended)
+            try:
+                ended = Ended(
+                    reply=result.result(),
+                    stdout=stdout.value(),
+                    output=output.value(),
+                    proc=proc,
+                    max_result_bytes=max_result_bytes,
+                )
+                return await process.conclude(ended)
+            except ResultTooLarge as exc:
+                kill_group(proc)
+                return too_large(exc)
         if cancel_wait in done:
             return Outcome(
                 status="canceled",
@@ -312,3 +367,10 @@ async def reap(process: Process) -> None:
     """
     kill_group(process.proc)
     await process.proc.wait()
+    if process.cgroup is not None:
+        # no thread for this: job processes are forked from this one, and a fork
+        # while another thread holds a lock could deadlock the child before exec
+        for _ in range(50):
+            if limits.kill_and_remove(process.cgroup):
+                break
+            await asyncio.sleep(0.01)

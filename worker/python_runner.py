@@ -8,21 +8,27 @@ from one job to the next.
 
 Spares are kept per interpreter: always one for the empty base environment,
 and one for the dependency environment used last, so a script run again and
-again with its own dependencies starts as fast as one without.
+again with its own dependencies starts as fast as one without. A dependency
+environment's spare also imports, while it waits, the standard-library modules
+its packages need (found once, in the background after its first job here), so
+a job pays only for its packages' own code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
 
 from server import requirements
-from worker import environments, execution, runner, shim
+from worker import environments, execution, limits, runner, sandbox, shim
 
 SPARE_ENV = runner.BASE_ENV | {"PYTHONUNBUFFERED": "1"}
+# uv's environment for a workspace (index settings, a private index's login), while uv runs
+UvEnviron = Callable[[str], contextlib.AbstractAsyncContextManager[dict[str, str]]]
 
 
 SCRIPT_FILE = "tidemill-script.py"  # a hyphen: no `import` statement can name it
@@ -40,26 +46,6 @@ class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
 
 async def _conclude(ended: execution.Ended) -> execution.Outcome:
     return await execution.outcome_of_reply(ended.reply, ended)
-
-
-async def interpreter(job: runner.Job, *, base: Path, envs_dir: Path) -> Path:
-    """The job's interpreter: its lock's environment (built if missing), else the base.
-
-    Raises:
-        runner.CannotStart: The lock failed, or its environment could not be built.
-    """
-    if job.lock_error is not None:
-        raise runner.CannotStart(
-            f"the script's dependencies could not be resolved:\n{job.lock_error}"
-        )
-    if job.lock is None:
-        return base
-    try:
-        return await environments.locked_python(envs_dir, job.lock)
-    except requirements.UvFailed as exc:
-        raise runner.CannotStart(
-            f"the script's dependencies could not be installed:\n{exc}"
-        ) from None
 
 
 def job_spec(job: runner.Job) -> bytes:
@@ -81,27 +67,69 @@ def job_spec(job: runner.Job) -> bytes:
 class PythonRunner:
     """Starts Python jobs from pre-started interpreters, one spare per interpreter."""
 
-    def __init__(self, base: Path, workdir: Path, *, envs_dir: Path) -> None:
+    def __init__(
+        self,
+        base: Path,
+        workdir: Path,
+        *,
+        envs_dir: Path,
+        uv_environ: UvEnviron | None = None,
+        max_env_bytes: int | None = None,
+        user: sandbox.JobUser | None = None,
+        confinement: limits.Confinement | None = None,
+    ) -> None:
         self._base = base
+        self._confinement = confinement
         self._recent = base
         self._workdir = workdir
         self._envs_dir = envs_dir
+        self._uv_environ = uv_environ
+        self._max_env_bytes = max_env_bytes
         self._spares: dict[Path, asyncio.Task[execution.Process]] = {}
+        self._preloads: dict[Path, str] = {}
+        # environments used here whose preload list is still to be found, and the finders
+        self._to_probe: set[Path] = set()
+        self._probes: set[asyncio.Task[None]] = set()
+        # the recent environment is held (its spare and its job use it): not evictable
+        self._held: environments.InUse | None = None
+        self._user = user
+        self._exposed: set[Path] = set()
+        if user is not None:
+            sandbox.expose(Path(shim.__file__))
 
     async def _spawn(self, python: Path) -> execution.Process:
+        if self._user is not None and python not in self._exposed:
+            sandbox.expose(python)  # the job user runs it: it must reach the interpreter
+            self._exposed.add(python)
+        preload = self._preloads.get(python)
+        if preload is None:
+            preload = environments.preload_of(python)
+            if preload or python == self._base:  # not recorded yet: look again next time
+                self._preloads[python] = preload
+        extra = [preload] if preload else []
         return await execution.spawn(
-            lambda result_fd: [str(python), "-u", shim.__file__, str(result_fd)],
+            lambda result_fd: [str(python), "-u", shim.__file__, str(result_fd), *extra],
             env=SPARE_ENV,
             cwd=self._workdir,
             conclude=_conclude,
+            run_as=None if self._user is None else self._user.spawn_options(),
+            confinement=self._confinement,
         )
 
     def warm(self) -> None:
-        """Start a spare for the base and the last used environment, where none is waiting."""
+        """Start a spare for the base and the last used environment, where none is waiting.
+
+        Also find, in the background, what a new environment's spares should preload.
+        """
         self._workdir.mkdir(parents=True, exist_ok=True)
         for python in (self._base, self._recent):
             if python not in self._spares:
                 self._spares[python] = asyncio.ensure_future(self._spawn(python))
+        for env in self._to_probe:
+            probe = asyncio.ensure_future(environments.write_preload(env))
+            self._probes.add(probe)
+            probe.add_done_callback(self._probes.discard)
+        self._to_probe.clear()
 
     async def _take_spare(self, python: Path) -> execution.Process:
         spare = self._spares.pop(python, None)
@@ -109,16 +137,49 @@ class PythonRunner:
             return await self._spawn(python)
         return await spare
 
-    async def _python_for(self, job: runner.Job) -> Path:
-        """The job's interpreter; its spare is kept from now on (the previous one retired)."""
-        python = await interpreter(job, base=self._base, envs_dir=self._envs_dir)
-        if python == self._base:
+    async def interpreter_for(self, job: runner.Job) -> Path:
+        """The job's interpreter: its lock's environment (built if missing), else the base."""
+        if job.lock_error is not None:
+            raise runner.CannotStart(
+                f"the script's dependencies could not be resolved:\n{job.lock_error}"
+            )
+        if job.lock is None:
+            return self._base
+        env = self._envs_dir / requirements.lock_hash(job.lock)
+        python = env / "bin" / "python"
+        if python == self._recent and python.exists():
+            environments.mark_used(env)
             return python
-        if python != self._recent:
-            if self._recent != self._base:
-                await self._retire(self._recent)
-            self._recent = python
+        held = environments.InUse(env)
+        if not python.exists():  # first use here, or evicted: build it, then hold it
+            held.release()
+            python = await self._build(job)
+            held = environments.InUse(env)
+        if not (env / environments.PRELOAD_FILE).exists():  # new, or its probe was cut short
+            self._to_probe.add(env)
+        environments.mark_used(env)
+        if self._recent != self._base:
+            await self._retire(self._recent)
+        if self._held is not None:
+            self._held.release()
+        self._held, self._recent = held, python
         return python
+
+    async def _build(self, job: runner.Job) -> Path:
+        assert job.lock is not None
+        try:
+            if self._uv_environ is None:
+                return await environments.locked_python(
+                    self._envs_dir, job.lock, max_bytes=self._max_env_bytes
+                )
+            async with self._uv_environ(job.workspace) as environ:
+                return await environments.locked_python(
+                    self._envs_dir, job.lock, uv_env=environ, max_bytes=self._max_env_bytes
+                )
+        except requirements.UvFailed as exc:
+            raise runner.CannotStart(
+                f"the script's dependencies could not be installed:\n{exc}"
+            ) from None
 
     async def _retire(self, python: Path) -> None:
         """Stop the spare of an environment no longer the most recent."""
@@ -128,7 +189,7 @@ class PythonRunner:
         with contextlib.suppress(OSError):
             process = await spare
             execution.discard(process)
-            await process.proc.wait()
+            await execution.reap(process)  # also removes its cgroup once it has exited
 
     async def start(self, job: runner.Job) -> execution.Process:
         """Hand a job to the waiting interpreter (a new one if the spare has died).
@@ -137,7 +198,7 @@ class PythonRunner:
         with this job for the CPU. The worker calls `warm()` once the job is recorded.
         """
         line = job_spec(job)
-        python = await self._python_for(job)
+        python = await self.interpreter_for(job)
         for _ in range(2):
             process = await self._take_spare(python)
             stdin = process.proc.stdin
@@ -153,5 +214,11 @@ class PythonRunner:
         raise runner.CannotStart("could not start a Python interpreter for the job")
 
     async def close(self) -> None:
+        for probe in list(self._probes):
+            probe.cancel()
+        await asyncio.gather(*self._probes, return_exceptions=True)
         for python in list(self._spares):
             await self._retire(python)
+        if self._held is not None:
+            self._held.release()
+            self._held = None

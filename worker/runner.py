@@ -30,7 +30,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     args: dict[str, Any]
     env: dict[str, str]
     workdir: Path
-    # a Python version's lock (its environment) or why it could not be resolved
+    # the version's lock (Python: its environment; Deno: deno.lock) or why it failed
     lock: str | None = None
     lock_error: str | None = None
 

@@ -20,21 +20,45 @@ from pathlib import Path
 
 import asyncpg
 
-from server import auth, db, models, queue, settings
+from server import (
+    auth,
+    db,
+    errors,
+    metrics,
+    models,
+    queue,
+    references,
+    requirements,
+    scripts,
+    secrets,
+    settings,
+)
 from worker import (
     bash_runner,
     deno_runner,
+    dependencies,
     environments,
     execution,
+    limits,
+    masking,
     python_runner,
     runner,
+    sandbox,
     warm,
 )
 
 log = logging.getLogger(__name__)
 
 # what a worker survives by waiting and retrying: the database going away
-TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+TRANSIENT = db.UNAVAILABLE
+# what keeps a worker from learning a job's secrets: its output is then withheld
+UNMASKABLE: tuple[type[Exception], ...] = (*TRANSIENT, errors.TidemillError)
+# how long a run waits for its version's lock: resolving is bounded (a minute per uv call)
+LOCK_WAIT_S = 3 * requirements.LOCK_TIMEOUT_S
+
+
+class Canceled(Exception):
+    """The job was canceled before it started."""
 
 
 class Worker:
@@ -58,27 +82,64 @@ class Worker:
         self._listener: db.Connection | None = None
         self._current: models.JobId | None = None
         self._canceled = asyncio.Event()
-        base = environments.base_python(config.envs_dir)
-        self._python = python_runner.PythonRunner(base, config.jobs_dir, envs_dir=config.envs_dir)
-        self._warm = warm.WarmRunner(
-            functools.partial(
-                python_runner.interpreter,
-                base=base,
-                envs_dir=config.envs_dir,
+        self._locked = asyncio.Event()
+        self.lock_wait_s = LOCK_WAIT_S
+        self._uv = dependencies.UvSettings(config, pool)
+        # as root, jobs run as a user of their own (see worker.sandbox)
+        self.user = sandbox.job_user()
+        if self.user is not None:
+            sandbox.prepare_jobs_dir(config.jobs_dir)
+        confinement = limits.Confinement(
+            limits.JobLimits(
+                memory_mb=config.job_memory_mb, max_processes=config.job_max_processes
             ),
-            config.jobs_dir,
+            limits.Cgroups.find(config.job_max_processes),
         )
+        self._python = python_runner.PythonRunner(
+            environments.base_python(config.envs_dir),
+            config.jobs_dir,
+            envs_dir=config.envs_dir,
+            uv_environ=self._uv.environ,
+            max_env_bytes=config.env_cache_max_mb * 1024 * 1024,
+            user=self.user,
+            confinement=confinement,
+        )
+        self._deno = deno_runner.DenoRunner(config.home, self.user, confinement)
         self._runners: dict[models.Language, runner.Runner] = {
             "python3": self._python,
-            "deno": deno_runner.DenoRunner(config.home),
-            "bash": bash_runner.BashRunner(),
+            "deno": self._deno,
+            "bash": bash_runner.BashRunner(self.user, confinement),
         }
+        self._warm = warm.WarmRunner(
+            self._python.interpreter_for,
+            config.jobs_dir,
+            user=self.user,
+            confinement=confinement,
+        )
+
+    @functools.cached_property
+    def _vault(self) -> secrets.Vault:
+        """The master key, read only once a job needs a secret (most never do).
+
+        Never made here: a worker on a machine of its own must be given the server's key
+        (`TIDEMILL_SECRET_KEY`), not invent one that decrypts nothing.
+        """
+        key_file = self.config.home / secrets.KEY_FILE
+        if not self.config.secret_key and not key_file.exists():
+            raise errors.Unavailable(
+                f"this worker has no master key to read secrets with: set TIDEMILL_SECRET_KEY "
+                f"(or share {key_file}) as on the server"
+            )
+        return secrets.Vault(secrets.master_key(self.config))
 
     # -- notifications -------------------------------------------------------
 
     def _on_queued(self, _c: object, _pid: int, _channel: str, tag: object) -> None:
         if tag in self.tags:
             self._wake.set()
+
+    def _on_locked(self, _c: object, _pid: int, _channel: str, _hash: object) -> None:
+        self._locked.set()
 
     def _on_cancel(self, _c: object, _pid: int, _channel: str, job_id: object) -> None:
         if self._current is not None and str(self._current) == job_id:
@@ -91,6 +152,9 @@ class Worker:
             conn = await db.connect(self.dsn)
             await conn.add_listener(queue.QUEUED_CHANNEL, self._on_queued)
             await conn.add_listener(queue.CANCEL_CHANNEL, self._on_cancel)
+            await conn.add_listener(scripts.LOCKED_CHANNEL, self._on_locked)
+            # a lost connection wakes the loop, which listens again at once, not at the next poll
+            conn.add_termination_listener(lambda _conn: self._wake.set())
         except TRANSIENT as exc:
             log.warning("worker %s: cannot listen (%s); polling", self.name, exc)
             return
@@ -101,13 +165,21 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve jobs until `stop` is set; the job in hand is finished first."""
-        await queue.register_worker(
-            self.pool,
-            name=self.name,
-            hostname=socket.gethostname(),
-            pid=os.getpid(),
-            tags=self.tags,
-        )
+        while True:
+            try:
+                await queue.register_worker(
+                    self.pool,
+                    name=self.name,
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
+                    tags=self.tags,
+                )
+                break
+            except TRANSIENT as exc:
+                log.warning("worker %s: cannot register yet (%s)", self.name, exc)
+                await _sleep_or(stop, self.config.poll_s)
+                if stop.is_set():
+                    return
         self._python.warm()
         beat = asyncio.ensure_future(self._heartbeat_forever())
         try:
@@ -120,7 +192,7 @@ class Worker:
                     served = await self._serve_one()
                 except TRANSIENT as exc:
                     log.warning("worker %s: database unavailable (%s)", self.name, exc)
-                    await _sleep_or(stop, self.config.poll_s)
+                    await _sleep_or(stop, min(self.config.poll_s, 1.0))
                     continue
                 if not served:
                     await self._idle(stop)
@@ -172,8 +244,9 @@ class Worker:
                     self.pool, lost_after_s=self.config.lost_after_s
                 ):
                     log.warning("job %s of a silent worker was %s", job_id, outcome)
-            except TRANSIENT as exc:
-                log.warning("worker %s: heartbeat failed (%s)", self.name, exc)
+            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:
+                # a failed beat must not end the beating: the next one may succeed
+                log.warning("worker %s: heartbeat failed (%r)", self.name, exc)
 
     # -- one job -------------------------------------------------------------
 
@@ -184,6 +257,7 @@ class Worker:
             "WORKSPACE": job.workspace,
             "JOB_ID": str(job.id),
             "JOB_PATH": job.script_path,
+            "STATE_PATH": state_path(job),
         }
         env = {f"WM_{k}": v for k, v in values.items()}
         env |= {f"TIDEMILL_{k}": v for k, v in values.items()}
@@ -191,30 +265,86 @@ class Worker:
 
     async def _run(self, job: models.LeasedJob, token: str) -> None:
         workdir = self.config.jobs_dir / str(job.id)
-        workdir.mkdir(parents=True, exist_ok=True)
+        sandbox.job_dir(workdir, self.user)
         try:
             await self._run_in(workdir, job, token)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    async def _resolve_args(self, job: models.LeasedJob) -> references.Resolved:
+        """The job's arguments with `$var:`/`$res:` read as the user who started it."""
+        if not references.has_references(job.args):
+            return references.Resolved(args=job.args, secrets=[])
+        return await references.resolve_args(
+            self.pool,
+            self._vault,
+            workspace=job.workspace,
+            username=job.created_by,
+            job_id=job.id,
+            args=job.args,
+        )
+
+    async def _flush(self, job: models.LeasedJob, masker: masking.Masker, text: str) -> None:
+        """Store a chunk of logs, masking the secrets the job has read so far."""
+        await self._learn_secrets(job, masker)
+        if masked := masker.feed(text):
+            await queue.append_log(self.pool, job.id, masked)
+
+    async def _learn_secrets(self, job: models.LeasedJob, masker: masking.Masker) -> None:
+        """Add the secret variables the script read with its token since the last look.
+
+        The read was recorded before the API answered the script, so before the
+        script could print the value: looking when a chunk is stored is enough.
+        """
+        try:
+            paths = await auth.job_secret_reads(self.pool, job.id)
+            new = [path for path in paths if path not in masker.paths]
+            if new:
+                values = await references.secret_values(
+                    self.pool, self._vault, workspace=job.workspace, paths=new
+                )
+                masker.add(values)
+                masker.paths.update(new)
+        except UNMASKABLE as exc:
+            # what cannot be masked is not stored: the job's output is withheld, not leaked
+            log.warning("job %s: cannot learn the secrets it read (%s)", job.id, exc)
+            masker.withhold(f"its secrets cannot be masked: {exc}")
+
     async def _run_in(self, workdir: Path, job: models.LeasedJob, token: str) -> None:
         """Start the job with its language's runner, supervise it, record how it ended."""
-        # warm mode is Python's; a dedicated script in another language runs as usual
-        dedicated = job.dedicated_worker and job.language == "python3"
+        if job.kind == "dependencies":
+            await self._record(job, await self._resolve_job(job), "")
+            return
+        if job.language == "python3" and job.lock:
+            await self._count_dependency_cache(job.lock)
         try:
+            resolved = await self._resolve_args(job)
+        except errors.TidemillError as exc:
+            error = models.JobError(name="InvalidArgument", message=str(exc))
+            await self._record(job, execution.Outcome(status="failure", error=error), "")
+            return
+        masker = masking.Masker(resolved.secrets)
+        try:
+            lock = await self._lock_of(job)
+            # warm mode is Python's; a dedicated script in another language runs as usual
+            dedicated = job.dedicated_worker and job.language == "python3"
             process = await (self._warm if dedicated else self._runners[job.language]).start(
                 runner.Job(
                     script_path=job.script_path,
                     script_hash=job.script_hash,
                     workspace=job.workspace,
                     content=job.content,
-                    args=job.args,
+                    args=resolved.args,
                     env=self._script_env(job, token),
                     workdir=workdir,
-                    lock=job.lock,
-                    lock_error=job.lock_error,
+                    lock=lock.lock,
+                    lock_error=lock.lock_error,
                 )
             )
+        except Canceled:
+            error = models.JobError(name="Canceled", message="the job was canceled")
+            await self._record(job, execution.Outcome(status="canceled", error=error), "")
+            return
         except (runner.CannotStart, OSError) as exc:
             error = models.JobError(name="CannotStart", message=str(exc))
             await self._record(job, execution.Outcome(status="failure", error=error), "")
@@ -224,18 +354,111 @@ class Worker:
             outcome = await execution.supervise(
                 process,
                 logs=logs,
-                flush=lambda text: queue.append_log(self.pool, job.id, text),
+                flush=functools.partial(self._flush, job, masker),
                 timeout_s=min(
                     job.timeout_s or self.config.default_timeout_s, self.config.max_timeout_s
                 ),
                 canceled=self._canceled,
+                max_result_bytes=self.config.max_result_bytes,
             )
-            await self._record(job, outcome, logs.take())
+            last_log = logs.take()
+            if last_log or outcome.error is not None:  # a silent success shows nothing
+                await self._learn_secrets(job, masker)
+            last_log = masker.feed(last_log, final=True)
+            await self._record(job, _masked(outcome, masker), last_log)
         finally:
             if dedicated:
                 await self._warm.release(process)
             else:
                 await execution.reap(process)
+
+    # -- dependencies ----------------------------------------------------------
+
+    async def _resolve_lock(self, job: models.LeasedJob) -> requirements.Lock:
+        """Resolve the version's lock here and store it (unless another resolver did first)."""
+        try:
+            if job.language == "deno":
+                locked = await self._deno.lock(job.content)
+            else:
+                reqs = requirements.of_python(job.content)
+                async with self._uv.environ(job.workspace) as environ:
+                    locked = await requirements.lock(reqs, env=environ)
+        except (requirements.InvalidMetadata, requirements.UvFailed) as exc:
+            locked = requirements.Lock(error=str(exc))
+        except OSError as exc:  # the resolver itself is missing (no Deno, no uv): say so
+            locked = requirements.Lock(error=f"the resolver could not start: {exc}")
+        await scripts.store_lock(
+            self.pool, workspace=job.workspace, hash_=job.script_hash, locked=locked
+        )
+        return locked
+
+    async def _resolve_job(self, job: models.LeasedJob) -> execution.Outcome:
+        """A `dependencies` job: the lock as its result, or the resolver's message as its error."""
+        if job.lock_status == "pending":
+            locked = await self._resolve_lock(job)
+        else:  # a run found nobody resolving it and did it itself
+            locked = requirements.Lock(text=job.lock, error=job.lock_error)
+        if locked.error is not None:
+            return execution.Outcome(status="failure", error=dependencies.job_error(locked.error))
+        return execution.Outcome(status="success", result={"lock": locked.text})
+
+    async def _lock_of(self, job: models.LeasedJob) -> scripts.LockState:
+        """The version's lock; while it is pending, wait for its resolver (bounded).
+
+        Woken by `tidemill_locked`, with a poll as fallback. A version whose resolving
+        job is gone (given up after its worker died) is resolved here, so it never hangs.
+
+        Raises:
+            runner.CannotStart: Still pending after `lock_wait_s` (or the job's timeout).
+            Canceled: The job was canceled while it waited.
+        """
+        state = scripts.LockState(
+            lock=job.lock, lock_status=job.lock_status, lock_error=job.lock_error
+        )
+        bound = min(job.timeout_s or self.config.default_timeout_s, self.lock_wait_s)
+        deadline = asyncio.get_running_loop().time() + bound
+        while state.lock_status == "pending":
+            self._locked.clear()
+            resolver = await queue.dependency_job_status(
+                self.pool, workspace=job.workspace, script_hash=job.script_hash
+            )
+            state = await scripts.get_lock(
+                self.pool, workspace=job.workspace, path=job.script_path, hash_=job.script_hash
+            )
+            if state.lock_status != "pending":
+                break
+            if resolver is None:
+                await self._resolve_lock(job)
+                continue
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise runner.CannotStart(
+                    f"the script's dependencies were still being resolved after {bound:g} s "
+                    f"(its `dependencies` job is {resolver})"
+                )
+            waits = [
+                asyncio.ensure_future(self._locked.wait()),
+                asyncio.ensure_future(self._canceled.wait()),
+            ]
+            await asyncio.wait(
+                waits,
+                timeout=min(self.config.poll_s, remaining),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for task in waits:
+                task.cancel()
+            if self._canceled.is_set():
+                raise Canceled
+        return state
+
+    async def _count_dependency_cache(self, lock: str) -> None:
+        """For /metrics: whether this job's environment was built before (best effort)."""
+        hit = environments.is_built(self.config.envs_dir, lock)
+        name = metrics.DEPENDENCY_CACHE_HIT if hit else metrics.DEPENDENCY_CACHE_MISS
+        try:
+            await metrics.count_worker_event(self.pool, worker=self.name, name=name)
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:
+            log.warning("worker %s: cannot count a cache %s (%r)", self.name, name, exc)
 
     async def _record(
         self, job: models.LeasedJob, outcome: execution.Outcome, last_log: str
@@ -275,9 +498,44 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            except asyncpg.DataError as exc:
+                # what the job produced cannot be stored (a NUL in a JSON string, say):
+                # the job fails with PostgreSQL's reason, and the worker carries on
+                if outcome.error is not None and outcome.error.name == "NotStorable":
+                    raise
+                outcome = execution.Outcome(
+                    status="failure",
+                    error=models.JobError(
+                        name="NotStorable",
+                        message=f"the job's result or logs cannot be stored: {exc}",
+                    ),
+                )
+                retry_in, last_log = None, last_log.replace("\x00", "\ufffd")
+                continue
             if not kept:
                 log.warning("job %s was given up as lost before it ended here", job.id)
             return
+
+
+def state_path(job: models.LeasedJob) -> str:
+    """`WM_STATE_PATH`: the resource `wmill.get_state`/`set_state` use, one per script and
+    trigger (as Windmill's): `<script path>/user` for runs, `.../schedule_<name>` for a
+    schedule's, so a schedule's state is not mixed with manual runs'."""
+    if job.schedule_path:
+        return f"{job.script_path}/schedule_{job.schedule_path.rsplit('/', 1)[-1]}"
+    return f"{job.script_path}/user"
+
+
+def _masked(outcome: execution.Outcome, masker: masking.Masker) -> execution.Outcome:
+    """The outcome with secrets masked in its error, which quotes the job's last output."""
+    if outcome.error is None:
+        return outcome
+    error = models.JobError(
+        name=outcome.error.name,
+        message=masker.redact(outcome.error.message),
+        stack=masker.redact(outcome.error.stack),
+    )
+    return execution.Outcome(status=outcome.status, result=outcome.result, error=error)
 
 
 async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:

@@ -26,6 +26,7 @@ Warm mode (`python -u shim.py --warm CONTROL_FD`, the script's
 script version; see `_serve_warm` and `worker/warm.py`.
 """
 
+import contextlib  # loaded by `typing` anyway: free
 import json
 import os
 import sys
@@ -408,10 +409,25 @@ def _enter(job: dict[str, Any], environ: dict[str, str]) -> None:
     sys.argv = [job["file"]]
 
 
+def _preload(names: str) -> None:
+    """Import the standard-library modules the environment's packages use, while idle.
+
+    Only the standard library: its imports have no side effects a job could notice,
+    unlike a third-party package reading the job's variables at import time.
+    """
+    for name in names.split(","):
+        if name.split(".", 1)[0] in sys.stdlib_module_names:
+            # a module that fails here is the job's to meet, in its own words
+            with contextlib.suppress(Exception):
+                __import__(name)
+
+
 def main() -> None:
     if sys.argv[1] == "--warm":
         _serve_warm(int(sys.argv[2]))
     result_fd = int(sys.argv[1])
+    if len(sys.argv) > 2:
+        _preload(sys.argv[2])
     job = json.loads(sys.stdin.readline())
     _enter(job, dict(os.environ))
     payload = _payload(_run(job))

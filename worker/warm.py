@@ -35,7 +35,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from worker import execution, python_runner, runner, shim
+from worker import execution, limits, python_runner, runner, sandbox, shim
 
 MAX_WARM = 4
 SPEC_FILE = "tidemill-job.json"
@@ -111,8 +111,18 @@ class WarmProcess:
 class WarmRunner:
     """Runs Python jobs of dedicated scripts in kept processes, one per script."""
 
-    def __init__(self, interpreter: Interpreter, workdir: Path, *, limit: int = MAX_WARM) -> None:
+    def __init__(
+        self,
+        interpreter: Interpreter,
+        workdir: Path,
+        *,
+        limit: int = MAX_WARM,
+        user: sandbox.JobUser | None = None,
+        confinement: limits.Confinement | None = None,
+    ) -> None:
         self._interpreter = interpreter
+        self._user = user
+        self._confinement = confinement
         self._workdir = workdir
         self._limit = limit
         # (workspace, script path) -> its process, least recently used first
@@ -123,6 +133,10 @@ class WarmRunner:
 
     async def _spawn(self, job: runner.Job) -> WarmProcess:
         python = await self._interpreter(job)
+        if self._user is not None:
+            sandbox.expose(python)  # the job user runs it: it must reach the interpreter
+        # a kept process outlives any one job: rlimits bind it, a per-job cgroup cannot
+        preexec = None if self._confinement is None else self._confinement.limits.preexec()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -138,6 +152,8 @@ class WarmRunner:
                 env=python_runner.SPARE_ENV,
                 cwd=self._workdir,
                 start_new_session=True,
+                preexec_fn=preexec,
+                **({} if self._user is None else self._user.spawn_options()),
             )
         except BaseException:
             ours.close()

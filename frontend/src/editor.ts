@@ -65,7 +65,7 @@ export function diffView(parent: HTMLElement, previous: string, content: string,
         languageSupport(languageName),
         EditorState.readOnly.of(true),
         EditorView.editable.of(false),
-        unifiedMergeView({ original: previous, mergeControls: false, gutter: true }),
+        unifiedMergeView({ original: previous, mergeControls: false, gutter: true, collapseUnchanged: { margin: 3, minSize: 4 } }),
       ],
     }),
   });

@@ -116,11 +116,24 @@ function frame(opts: Options, schema: JsonSchema, kind: Kind, inputId: string) {
     error,
     describedBy,
     show(message: string, control?: HTMLElement) {
-      error.textContent = message;
-      error.hidden = !message;
+      showMessage(error, message);
       control?.setAttribute("aria-invalid", message ? "true" : "false");
     },
   };
+}
+
+/** Show a field's message; a fixed one keeps its line until the next submit (`clearErrors`),
+ * so fixing a field (its change fires on blur, as the user clicks Run) moves nothing under
+ * the pointer and the click lands. */
+function showMessage(error: HTMLElement, message: string): void {
+  if (message) {
+    error.textContent = message;
+    error.hidden = false;
+    error.classList.remove("fixed");
+  } else if (!error.hidden) {
+    error.textContent = "\u00a0";
+    error.classList.add("fixed");
+  }
 }
 
 function initialOf(opts: Options, schema: JsonSchema): unknown {
@@ -330,7 +343,7 @@ function isRequired(schema: JsonSchema, name: string): boolean {
 }
 
 function fieldHasError(field: Field): boolean {
-  return field.root.querySelector(".field-error:not([hidden])") !== null;
+  return field.root.querySelector(".field-error:not([hidden]):not(.fixed)") !== null;
 }
 
 function order(schema: JsonSchema): string[] {
@@ -368,8 +381,7 @@ function fieldset(schema: JsonSchema, opts: Options) {
     fields,
     errorBox: {
       show(message: string) {
-        error.textContent = message;
-        error.hidden = !message;
+        showMessage(error, message);
       },
     },
   };
@@ -403,6 +415,7 @@ export function buildForm(schema: JsonSchema, initial: Record<string, unknown> =
     element.querySelectorAll<HTMLElement>(".field-error").forEach((e) => {
       e.hidden = true;
       e.textContent = "";
+      e.classList.remove("fixed");
     });
     element.querySelectorAll("[aria-invalid=true]").forEach((e) => e.setAttribute("aria-invalid", "false"));
   };

@@ -73,8 +73,18 @@ class TokenAuth(AbstractAuthenticationMiddleware):
     """Every route needs a token unless its handler opts out with `exclude_from_auth`."""
 
     async def authenticate_request(self, connection: Any) -> AuthenticationResult:
-        who = await auth.principal(connection.app.state.pool, bearer_token(connection))
+        who = await auth.principal(
+            connection.app.state.pool, bearer_token(connection), workspace_of(connection)
+        )
         return AuthenticationResult(user=who, auth=None)
+
+
+def workspace_of(connection: Any) -> str | None:
+    """The workspace a `/api/w/{workspace}/...` request names: its folder grants apply."""
+    parts = str(connection.url.path).split("/", 4)
+    if len(parts) > 3 and parts[1] == "api" and parts[2] == "w" and parts[3]:
+        return parts[3]
+    return None
 
 
 def require_reader(request: AnyRequest, workspace: str, path: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Response, delete, get, post, route
 from litestar.params import FromPath
 
-from server import audit, auth, errors, http_triggers, scripts, variables
+from server import audit, auth, errors, http_triggers, models, references, scripts, variables
 from server.api import common, runs
 from server.api.variables import vault
 
@@ -14,11 +14,21 @@ def _writer(request: common.AnyRequest, workspace: str, path: str) -> str:
     return common.require_writer(request, workspace, path).username
 
 
+def _check_spec(request: common.AnyRequest, spec: http_triggers.TriggerSpec) -> None:
+    """The route's owner may read the script it serves and the secret it signs with:
+    a route must not publish what its owner could not reach."""
+    who = common.principal(request)
+    auth.require_read(who, spec.script_path)
+    if spec.signature_secret:
+        auth.require_read(who, spec.signature_secret)
+
+
 @post("/api/w/{workspace:str}/http_triggers/create", status_code=201)
 async def create_trigger(request: common.AnyRequest, workspace: FromPath[str]) -> Response[str]:
     """Serve a script at `/api/r/<route_path>`; a method and route already taken is refused."""
     spec = common.decode(await request.body(), http_triggers.TriggerSpec)
     username = _writer(request, workspace, spec.path)
+    _check_spec(request, spec)
     pool = common.pool(request)
     await http_triggers.create(pool, workspace=workspace, spec=spec, created_by=username)
     await audit.record(pool, username, "http_triggers.create", spec.path, workspace=workspace)
@@ -34,6 +44,7 @@ async def update_trigger(
     spec = common.decode(await request.body(), http_triggers.TriggerSpec)
     if spec.path != path:
         raise errors.Invalid("the body's path must match the URL's", [{"path": "path"}])
+    _check_spec(request, spec)
     await http_triggers.update(common.pool(request), workspace=workspace, spec=spec)
     await audit.record(
         common.pool(request),
@@ -78,13 +89,17 @@ async def delete_trigger(
 
 async def _authorize(
     request: common.AnyRequest, trigger: http_triggers.HttpTrigger, raw: bytes
-) -> str:
-    """Who the run is made as: the caller for `token` routes, the route's owner otherwise."""
+) -> tuple[str, models.Principal | None]:
+    """Who the run is made as: the caller for `token` routes (with who they are), the
+    route's owner otherwise."""
     if trigger.authentication == "token":
-        who = await auth.principal(common.pool(request), common.bearer_token(request))
+        who = await auth.principal(
+            common.pool(request), common.bearer_token(request), trigger.workspace
+        )
         auth.require_workspace(who, trigger.workspace)
         auth.require_scope(who, f"run:{trigger.script_path}")
-        return who.username
+        auth.require_read(who, trigger.script_path)
+        return who.username, who
     if trigger.authentication == "signature":
         assert trigger.signature_secret is not None
         secret = await variables.get_value(
@@ -96,7 +111,7 @@ async def _authorize(
         header = request.headers.get(trigger.signature_header)
         if not http_triggers.signature_matches(secret, trigger.signature_algorithm, raw, header):
             raise errors.Unauthorized(f"missing or wrong {trigger.signature_header} signature")
-    return trigger.created_by
+    return trigger.created_by, None
 
 
 @route(
@@ -109,12 +124,20 @@ async def serve_route(request: common.AnyRequest, route_path: FromPath[str]) -> 
     pool = common.pool(request)
     trigger, params = await http_triggers.resolve(pool, request.method, route_path)
     raw = await request.body()
-    created_by = await _authorize(request, trigger, raw)
+    created_by, caller = await _authorize(request, trigger, raw)
     script = await scripts.get_by_path(pool, workspace=trigger.workspace, path=trigger.script_path)
     query = {k: v for k, v in request.query_params.items() if k not in ("token", "async")}
     args = http_triggers.coerce(script.schema, {**query, **params})
     body = common.decode_args(raw) if raw.strip() else {}
     args = {**body, **args}
+    if caller is not None:
+        references.check_caller(caller, args)
+    elif references.has_references(args):
+        # the job runs as the route's owner: a caller must not read the owner's secrets
+        raise errors.Invalid(
+            "$var: and $res: arguments are not accepted on a route that runs as its owner",
+            [{"path": "", "message": "references need a token route"}],
+        )
     opts = runs.RunOptions()
     if trigger.is_async or request.query_params.get("async") == "true":
         response = await runs.start(

@@ -7,16 +7,16 @@ The shapes are what the real `wmill` client reads: `type` is `QueuedJob` or
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, get_args
 from uuid import UUID
 
 import msgspec
 from litestar import Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from server import auth, errors, models, queue
-from server.api import common, runs
+from server import auth, errors, models, previews, queue
+from server.api import common, flows, runs
 
 
 class CancelBody(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,7 +44,8 @@ def render(job: models.Job) -> dict[str, Any]:
         "workspace_id": job.workspace,
         "job_kind": job.kind,
         "script_path": job.script_path,
-        "script_hash": job.script_hash,
+        # a preview ran code that is not a saved version: no hash to fetch or rerun
+        "script_hash": None if job.kind == "preview" else job.script_hash,
         "language": job.language,
         "args": job.args,
         "status": job.status,
@@ -165,6 +166,65 @@ async def run_wait_by_hash(
     )
 
 
+async def _preview(request: common.AnyRequest, workspace: str) -> previews.Preview:
+    """The preview's body, once the caller may run code of its choosing at its path."""
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    body = common.decode(await request.body(), previews.Preview)
+    auth.require_write(who, body.path or previews.default_path(who.username))
+    return body
+
+
+@post("/api/w/{workspace:str}/jobs/run/preview", status_code=201)
+async def run_preview(request: common.AnyRequest, workspace: FromPath[str]) -> Response[str]:
+    """Run code without saving it (Windmill's preview); answers 201 with the job id as text.
+
+    The body is Windmill's `Preview`: `{content, language, args, path?, tag?}`. The code
+    is read and its dependencies locked as a save would, but no version is stored; the
+    job runs at `path` (default `u/<caller>/preview`), which the caller must be able to
+    write, since a preview runs code of the caller's choosing there.
+    """
+    body = await _preview(request, workspace)
+    job_id = await previews.start(
+        common.pool(request),
+        workspace=workspace,
+        preview=body,
+        created_by=common.principal(request).username,
+    )
+    return Response(str(job_id), status_code=201, media_type="text/plain")
+
+
+@post(
+    [
+        "/api/w/{workspace:str}/jobs/run_wait_result/preview",
+        "/api/w/{workspace:str}/jobs/run_inline/preview",
+    ],
+    status_code=200,
+)
+async def run_wait_preview(request: common.AnyRequest, workspace: FromPath[str]) -> Response[Any]:
+    """Run code without saving it and answer its result (its error, with a non-2xx status).
+
+    `run_inline/preview` is what the `wmill` client calls on a local server
+    (`wmill.run_inline_script_preview`); here it runs as a job like any other preview.
+    """
+    body = await _preview(request, workspace)
+    pool = common.pool(request)
+    job_id = queue.new_job_id()
+    waiters = common.job_waiters(request)
+    async with waiters.expect(job_id) as done:
+        await previews.start(
+            pool,
+            workspace=workspace,
+            preview=body,
+            created_by=common.principal(request).username,
+            job_id=job_id,
+        )
+        job = await waiters.wait_completed(pool, done, workspace=workspace, job_id=job_id)
+    if job.status != "success":
+        runs.raise_job_error(job)
+    return common.json_response(job.result)
+
+
 async def _readable_job(request: common.AnyRequest, workspace: str, job_id: str) -> models.Job:
     who = common.principal(request)
     auth.require_workspace(who, workspace)
@@ -172,6 +232,7 @@ async def _readable_job(request: common.AnyRequest, workspace: str, job_id: str)
         common.pool(request), workspace=workspace, job_id=queue.parse_job_id(job_id)
     )
     auth.require_scope(who, f"run:{job.script_path}")
+    auth.require_read(who, job.script_path)  # `u/` privacy and folder grants cover runs too
     return job
 
 
@@ -182,6 +243,17 @@ async def get_job(
     """A job in Windmill's shape, wherever it is in its life, with its failed attempts."""
     job = await _readable_job(request, workspace, job_id)
     body = render(job)
+    if job.kind == "preview":
+        body["raw_code"] = await queue.preview_code(
+            common.pool(request), workspace=workspace, job_id=job.id
+        )
+    if job.kind == "flow" or job.parent_job is not None:
+        step_id, status = await queue.flow_status(
+            common.pool(request), workspace=workspace, job_id=job.id
+        )
+        body |= {"flow_step_id": step_id, "is_flow_step": step_id is not None}
+        if status is not None:
+            body["flow_status"] = flows.with_pending_urls(request, workspace, status)
     if job.retries:
         body["failed_attempts"] = await queue.attempts(common.pool(request), job.id)
     return body
@@ -236,16 +308,48 @@ async def list_jobs(
     schedule_path: FromQuery[str | None] = None,
     success: FromQuery[bool | None] = None,
     running: FromQuery[bool | None] = None,
+    script_path_start: FromQuery[str | None] = None,
+    created_by: FromQuery[str | None] = None,
+    created_after: FromQuery[datetime | None] = None,
+    created_before: FromQuery[datetime | None] = None,
+    job_kinds: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
     page: Annotated[int, QueryParameter(ge=1)] = 1,
     per_page: Annotated[int, QueryParameter(ge=1, le=1000)] = 30,
 ) -> list[dict[str, Any]]:
-    """Jobs newest first, filtered by path, schedule and state, a page at a time."""
+    """Jobs newest first, filtered as Windmill filters them, a page at a time.
+
+    Args:
+        request: The request.
+        workspace: The workspace.
+        script_path_exact: Only this script's jobs.
+        schedule_path: Only the jobs this schedule started.
+        success: Only ended jobs that succeeded (true) or did not (false: failed or canceled).
+        running: Only running jobs (true) or jobs not running (false).
+        script_path_start: Only scripts whose path starts with this (a folder: `f/ops/`).
+        created_by: Only jobs this user (or `schedule:<path>`, ...) created.
+        created_after: Only jobs created after this ISO 8601 time (UTC when no offset).
+        created_before: Only jobs created before this ISO 8601 time (UTC when no offset).
+        job_kinds: Comma-separated job kinds (`script`, `flow`, ...).
+        status: Comma-separated statuses, any of queued, running, success, failure,
+            canceled (a Tidemill extension: Windmill's `success` cannot tell a failure
+            from a cancel, nor `running=false` a queued job from an ended one).
+        page: The page, from 1.
+        per_page: Jobs per page.
+    """
     who = common.principal(request)
     auth.require_workspace(who, workspace)
     if who.scopes is not None:
         if script_path_exact is None:
             raise errors.Forbidden("a scoped token must filter jobs by script_path_exact")
         auth.require_scope(who, f"run:{script_path_exact}")
+    statuses = _csv(status)
+    unknown = sorted(set(statuses or ()) - set(JOB_STATUSES))
+    if unknown:
+        raise errors.Invalid(
+            f"unknown status {', '.join(unknown)}; use any of {', '.join(JOB_STATUSES)}",
+            [{"path": "status", "message": f"one of {', '.join(JOB_STATUSES)}"}],
+        )
     jobs = await queue.list_jobs(
         common.pool(request),
         workspace=workspace,
@@ -253,10 +357,32 @@ async def list_jobs(
         schedule_path=schedule_path,
         success=success,
         running=running,
+        script_path_start=script_path_start,
+        created_by=created_by,
+        created_after=_utc(created_after),
+        created_before=_utc(created_before),
+        statuses=statuses,
+        kinds=_csv(job_kinds),
         page=page,
         per_page=per_page,
     )
-    return [render(job) for job in jobs]
+    return [render(job) for job in jobs if auth.may_read(who, job.script_path)]
+
+
+JOB_STATUSES: tuple[str, ...] = get_args(models.JobStatus)
+
+
+def _csv(value: str | None) -> list[str] | None:
+    """`a,b` as a list; None (no filter) when absent or empty."""
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
+    return items or None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A time without an offset is UTC (as Windmill reads it)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 @get("/api/w/{workspace:str}/jobs_u/get_logs/{job_id:str}", media_type="text/plain")
@@ -277,16 +403,19 @@ async def get_update(
 ) -> dict[str, Any]:
     """What changed since `log_offset`: new log text, and whether the job runs or ended."""
     job = await _readable_job(request, workspace, job_id)
-    text = await queue.logs(common.pool(request), job.id)
+    # only the chunks past the offset are read, not the whole log each poll
+    tail = await queue.logs_from(common.pool(request), job.id, max(log_offset, 0))
     return {
         "running": job.status == "running",
         "completed": job.completed,
-        "new_logs": text[log_offset:],
-        "log_offset": len(text),
+        "new_logs": tail.text,
+        "log_offset": tail.offset,
     }
 
 
 ROUTES = [
+    run_preview,
+    run_wait_preview,
     run_by_path,
     run_by_hash,
     run_wait_by_path,

@@ -87,10 +87,12 @@ def _operations(workspace: str, script: models.Script) -> dict[str, Any]:
 @get("/api/w/{workspace:str}/openapi.json")
 async def openapi_document(request: common.AnyRequest, workspace: FromPath[str]) -> dict[str, Any]:
     """An OpenAPI 3.1 document with a sync and an async operation per script."""
-    auth.require_workspace(common.principal(request), workspace)
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
     paths: dict[str, Any] = {}
     for script in await scripts.list_latest(common.pool(request), workspace=workspace):
-        paths |= _operations(workspace, script)
+        if auth.may_read(who, script.path):  # the caller's scripts, not a map of others'
+            paths |= _operations(workspace, script)
     return {
         "openapi": "3.1.0",
         "info": {"title": f"Tidemill workspace {workspace}", "version": "1"},

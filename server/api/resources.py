@@ -104,7 +104,10 @@ async def get_resource_value_interpolated(
 
     async def read_variable(ref: str) -> str:
         common.require_reader(request, workspace, ref)
-        return await variables.get_value(pool, keys, workspace=workspace, path=ref)
+        value, is_secret = await variables.reveal(pool, keys, workspace=workspace, path=ref)
+        if is_secret:
+            await auth.record_job_secret_read(pool, common.principal(request), ref)
+        return value
 
     async def read_resource(ref: str) -> Any:
         common.require_reader(request, workspace, ref)

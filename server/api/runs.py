@@ -13,7 +13,7 @@ from uuid import UUID
 import msgspec
 from litestar import Response
 
-from server import arguments, auth, errors, models, queue, scripts
+from server import arguments, auth, errors, models, queue, references, scripts
 from server.api import common
 
 
@@ -73,6 +73,8 @@ async def _enqueue(
     args: dict[str, Any],
     created_by: str | None,
 ) -> None:
+    if created_by is None:  # the caller runs it: its token may read what the arguments name
+        references.check_caller(common.principal(request), args)
     await queue.enqueue(
         common.pool(request),
         job_id=job_id,

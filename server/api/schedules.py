@@ -14,7 +14,7 @@ import msgspec
 from litestar import Response, delete, get, post
 from litestar.params import FromPath
 
-from server import auth, models, schedules
+from server import auth, models, references, schedules
 from server.api import common
 
 
@@ -39,6 +39,16 @@ def _writer(request: common.AnyRequest, workspace: str) -> models.Principal:
     return who
 
 
+def _check_spec(who: models.Principal, path: str, spec: schedules.ScheduleSpec) -> None:
+    """The caller may write the schedule's path and read every script it runs, its own
+    and its hooks': the runs are made as the caller (`u/` privacy, folder grants)."""
+    auth.require_write(who, path)
+    for script in (spec.script_path, spec.on_failure, spec.on_recovery):
+        if script:  # a hook may be written `script/<path>`, as in Windmill
+            auth.require_read(who, script.removeprefix("script/"))
+    references.check_caller(who, spec.args)
+
+
 @post("/api/w/{workspace:str}/schedules/create", status_code=201)
 async def create_schedule(request: common.AnyRequest, workspace: FromPath[str]) -> Response[str]:
     """Save a schedule and answer with its path (text, as Windmill does).
@@ -50,6 +60,7 @@ async def create_schedule(request: common.AnyRequest, workspace: FromPath[str]) 
     who = _writer(request, workspace)
     new = common.decode(await request.body(), schedules.NewSchedule)
     auth.require_scope(who, f"write:{new.path}")
+    _check_spec(who, new.path, new)
     await schedules.create(
         common.pool(request),
         workspace=workspace,
@@ -65,10 +76,11 @@ async def list_schedules(
     request: common.AnyRequest, workspace: FromPath[str]
 ) -> list[dict[str, Any]]:
     """Every schedule of the workspace, by path."""
-    auth.require_workspace(common.principal(request), workspace)
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
     now = datetime.now(UTC)
     found = await schedules.list_all(common.pool(request), workspace=workspace)
-    return [render(schedule, now) for schedule in found]
+    return [render(schedule, now) for schedule in found if auth.may_read(who, schedule.path)]
 
 
 @get("/api/w/{workspace:str}/schedules/get/{path:path}")
@@ -76,7 +88,9 @@ async def get_schedule(
     request: common.AnyRequest, workspace: FromPath[str], path: FromPath[str]
 ) -> dict[str, Any]:
     """One schedule, with its next fires."""
-    auth.require_workspace(common.principal(request), workspace)
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    auth.require_read(who, common.path_param(path))
     schedule = await schedules.get(
         common.pool(request), workspace=workspace, path=common.path_param(path)
     )
@@ -95,6 +109,7 @@ async def update_schedule(
     who = _writer(request, workspace)
     auth.require_scope(who, f"write:{path}")
     spec = common.decode(await request.body(), schedules.ScheduleSpec)
+    _check_spec(who, path, spec)
     await schedules.update(
         common.pool(request),
         workspace=workspace,
@@ -112,7 +127,9 @@ async def delete_schedule(
 ) -> Response[str]:
     """Remove a schedule; runs it has already queued still run."""
     path = common.path_param(path)
-    auth.require_scope(_writer(request, workspace), f"write:{path}")
+    who = _writer(request, workspace)
+    auth.require_scope(who, f"write:{path}")
+    auth.require_write(who, path)
     await schedules.delete(common.pool(request), workspace=workspace, path=path)
     return Response(f"schedule {path} deleted", media_type="text/plain")
 
@@ -125,6 +142,7 @@ async def set_enabled(
     path = common.path_param(path)
     who = _writer(request, workspace)
     auth.require_scope(who, f"write:{path}")
+    auth.require_write(who, path)
     body = common.decode(await request.body(), EnabledBody)
     await schedules.set_enabled(
         common.pool(request),

@@ -29,39 +29,44 @@ POLL_S = 0.2
 KEEPALIVE_S = 15.0
 
 
-def _update(job: models.Job, text: str, offset: int) -> ServerSentEventMessage:
+def _update(job: models.Job, tail: queue.LogTail) -> ServerSentEventMessage:
     body: dict[str, Any] = {
         "status": job.status,
         "running": job.status == "running",
         "completed": job.completed,
-        "new_logs": text[offset:],
-        "log_offset": len(text),
+        "new_logs": tail.text,
+        "log_offset": tail.offset,
     }
     if job.completed:
         body["job"] = jobs.render(job)
-    return ServerSentEventMessage(data=msgspec.json.encode(body).decode(), id=str(len(text)))
+    return ServerSentEventMessage(data=msgspec.json.encode(body).decode(), id=str(tail.offset))
 
 
 async def _updates(
     pool: db.Pool, job: models.Job, offset: int, poll_s: float
 ) -> AsyncIterator[ServerSentEventMessage]:
-    """An event whenever there are new logs or a new status; the last one when the job ends."""
+    """An event whenever there are new logs or a new status; the last one when the job ends.
+
+    The log is read once from `offset`, then only the chunks written since the last
+    read (by chunk id), so a long log costs each poll its new rows, not the whole text.
+    """
     status: str | None = None
     quiet_since = time.monotonic()
+    tail = await queue.logs_from(pool, job.id, offset)
     while True:
-        # the logs after the state: a job seen running may have written more by now,
-        # which the next round sends; a job seen ended has all its logs written
-        text = await queue.logs(pool, job.id)
-        if len(text) > offset or job.status != status or job.completed:
-            yield _update(job, text, min(offset, len(text)))
-            offset, status, quiet_since = len(text), job.status, time.monotonic()
+        if tail.text or job.status != status or job.completed:
+            yield _update(job, tail)
+            status, quiet_since = job.status, time.monotonic()
         elif time.monotonic() - quiet_since > KEEPALIVE_S:
             yield ServerSentEventMessage(comment="keep-alive")
             quiet_since = time.monotonic()
         if job.completed:
             return
         await asyncio.sleep(poll_s)
+        # the logs after the state: a job seen running may have written more by now,
+        # which the next round sends; a job seen ended has all its logs written
         job = await queue.get(pool, workspace=job.workspace, job_id=job.id)
+        tail = await queue.logs_after(pool, job.id, tail)
 
 
 @get("/api/w/{workspace:str}/jobs_u/getupdate_sse/{job_id:str}")

@@ -20,16 +20,15 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import msgspec
-from litestar import post
+from litestar import get, post
 from litestar.handlers import ASGIRouteHandler, asgi
 from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Scope, Send
 
-from server import auth, introspection, scripts
+from server import auth, errors, models, queue, scripts
 from server.api import common
 
 log = logging.getLogger(__name__)
@@ -180,7 +179,7 @@ class PreviewBody(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @post("/api/w/{workspace:str}/scripts/preview_schema", status_code=200)
-async def preview_schema(request: common.AnyRequest, workspace: FromPath[str]) -> dict[str, Any]:
+async def preview_schema(request: common.AnyRequest, workspace: FromPath[str]) -> scripts.Preview:
     """The input schema a script would get if saved now: the editor's live form preview.
 
     Nothing is stored. A source that does not parse answers 422 `invalid_script` with
@@ -194,15 +193,33 @@ async def preview_schema(request: common.AnyRequest, workspace: FromPath[str]) -
     auth.require_workspace(who, workspace)
     auth.require_role(who, "admin", "developer")
     body = common.decode(await request.body(), PreviewBody)
-    signature = introspection.infer_signature(
-        scripts.normalize_language(body.language), body.content
-    )
-    return {
-        "schema": {**signature.schema, "order": list(signature.arg_order)},
-        "result_schema": signature.result_schema,
-        "warnings": list(signature.warnings),
-        "summary": signature.summary,
-    }
+    return scripts.preview(body.language, body.content)
 
 
-API_ROUTES = [preview_schema]
+@get("/api/w/{workspace:str}/jobs/last_runs")
+async def last_runs(request: common.AnyRequest, workspace: FromPath[str]) -> list[queue.LastRun]:
+    """Each script's newest job (`script_path`, `id`, `status`, `created_at`), by path.
+
+    The scripts list's "last run" column, in one request however old a script's last run
+    is. Only the scripts the caller may read (and, for a scoped token, run) are listed.
+
+    Args:
+        request: The request.
+        workspace: The workspace.
+    """
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    runs = await queue.last_runs(common.pool(request), workspace=workspace)
+    return [run for run in runs if auth.may_read(who, run.script_path) and _may_run(who, run)]
+
+
+def _may_run(who: models.Principal, run: queue.LastRun) -> bool:
+    """A scoped token sees the runs of the scripts its scopes let it run (as `jobs/list`)."""
+    try:
+        auth.require_scope(who, f"run:{run.script_path}")
+    except errors.Forbidden:
+        return False
+    return True
+
+
+API_ROUTES = [preview_schema, last_runs]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from litestar import Response, delete, get, post
 from litestar.params import FromPath
@@ -82,6 +84,43 @@ async def create_token(request: common.AnyRequest) -> Response[str]:
     return Response(token, status_code=201, media_type="text/plain")
 
 
+def _whoami(who: models.Principal) -> dict[str, Any]:
+    """The caller in the fields of Windmill's `GlobalUserInfo` and `User`, plus our role.
+
+    Users have no email here, so `email` is null; `scopes` and `workspace_id` say how far
+    the token reaches (null: unrestricted).
+    """
+    return {
+        "username": who.username,
+        "email": None,
+        "role": who.role,
+        "is_admin": who.role == "admin",
+        "is_super_admin": who.role == "admin",
+        "super_admin": who.role == "admin",
+        "operator": who.role == "operator",
+        "disabled": False,
+        "scopes": None if who.scopes is None else list(who.scopes),
+        "workspace_id": who.workspace,
+        "job_id": None if who.job_id is None else str(who.job_id),
+    }
+
+
+@get("/api/users/whoami")
+async def whoami(request: common.AnyRequest) -> dict[str, Any]:
+    """Who the token belongs to: username, role, and the token's scopes and workspace."""
+    return _whoami(common.principal(request))
+
+
+@get("/api/w/{workspace:str}/users/whoami")
+async def whoami_in_workspace(
+    request: common.AnyRequest, workspace: FromPath[str]
+) -> dict[str, Any]:
+    """The same, for a workspace the token may reach (Windmill's workspace route)."""
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    return _whoami(who)
+
+
 @get("/api/users/tokens/list")
 async def list_tokens(request: common.AnyRequest) -> list[auth.TokenInfo]:
     """The caller's tokens: prefix, label, scopes and expiry (never the token itself)."""
@@ -98,4 +137,12 @@ async def delete_token(request: common.AnyRequest, prefix: FromPath[str]) -> Res
     return Response(f"token {prefix} revoked", media_type="text/plain")
 
 
-ROUTES = [login, create_user, create_token, list_tokens, delete_token]
+ROUTES = [
+    login,
+    whoami,
+    whoami_in_workspace,
+    create_user,
+    create_token,
+    list_tokens,
+    delete_token,
+]

@@ -99,6 +99,7 @@ async def get_variable_value(
     if is_secret:
         who = common.principal(request)
         await audit.record(pool, who, "variables.read_secret", path, workspace=workspace)
+        await auth.record_job_secret_read(pool, who, path)  # a job's logs will mask it
     return common.json_response(value)
 
 

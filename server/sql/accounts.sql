@@ -41,7 +41,54 @@ ORDER BY created_at DESC
 DELETE FROM tokens WHERE username = $1 AND prefix = $2 AND job_id IS NULL RETURNING prefix
 
 -- name: token_principal
--- Who a token speaks for, if it exists and has not expired. $1 token_hash.
-SELECT u.username, u.role, t.scopes, t.workspace, t.job_id
+-- Who a token speaks for, if it exists and has not expired, with the user's grantee names
+-- (`u/<user>`, `g/<group>`...) and its access to each created (restricted) folder of the
+-- workspace the request names (else the token's): {"<folder>": "write"|"read"|"none"}.
+-- Inline rather than SQL functions: this runs on every request. $1 token_hash,
+-- $2 workspace or NULL.
+SELECT u.username, u.role, t.scopes, t.workspace, t.job_id, g.keys AS grantees,
+       (SELECT coalesce(jsonb_object_agg(f.name, CASE
+            WHEN f.owners && g.keys OR EXISTS (
+                SELECT 1 FROM jsonb_each(f.extra_perms) p
+                WHERE p.key = ANY(g.keys) AND p.value = 'true'::jsonb) THEN 'write'
+            WHEN f.extra_perms ?| g.keys THEN 'read'
+            ELSE 'none' END), '{}'::jsonb)
+        FROM folders f WHERE f.workspace = coalesce($2, t.workspace)) AS folders
 FROM tokens t JOIN users u USING (username)
+CROSS JOIN LATERAL (
+    SELECT ARRAY['u/' || u.username] || ARRAY(
+        SELECT 'g/' || m.group_name FROM group_members m
+        WHERE m.username = u.username AND m.workspace = coalesce($2, t.workspace)) AS keys
+) g
 WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > now())
+
+-- name: user_principal
+-- A user as a principal in a workspace, with its grantee names and folder access as in
+-- token_principal (the worker reads a job's `$var:` arguments as the user who started
+-- the job). $1 username, $2 workspace.
+SELECT u.username, u.role, NULL::text[] AS scopes, $2::text AS workspace, NULL::uuid AS job_id,
+       g.keys AS grantees,
+       (SELECT coalesce(jsonb_object_agg(f.name, CASE
+            WHEN f.owners && g.keys OR EXISTS (
+                SELECT 1 FROM jsonb_each(f.extra_perms) p
+                WHERE p.key = ANY(g.keys) AND p.value = 'true'::jsonb) THEN 'write'
+            WHEN f.extra_perms ?| g.keys THEN 'read'
+            ELSE 'none' END), '{}'::jsonb)
+        FROM folders f WHERE f.workspace = $2) AS folders
+FROM users u
+CROSS JOIN LATERAL (
+    SELECT ARRAY['u/' || u.username] || ARRAY(
+        SELECT 'g/' || m.group_name FROM group_members m
+        WHERE m.username = u.username AND m.workspace = $2) AS keys
+) g
+WHERE u.username = $1
+
+-- name: record_job_secret_read
+-- Note that a job read a secret variable (its logs will mask the value). $1 job id, $2 path.
+UPDATE tokens SET secret_reads = array_append(secret_reads, $2)
+WHERE job_id = $1 AND NOT $2 = ANY(secret_reads)
+
+-- name: job_secret_reads
+-- The secret variables a running job has read through the API. $1 job id.
+SELECT coalesce(array_agg(DISTINCT r), '{}') FROM tokens, unnest(secret_reads) r
+WHERE job_id = $1

@@ -34,8 +34,8 @@ WITH next AS (
     SET status = 'running', worker = $1, started_at = now(), heartbeat_at = now(),
         attempts = q.attempts + 1
     FROM next WHERE q.id = next.id
-    RETURNING q.id, q.workspace, q.script_path, q.script_hash, q.language, q.args,
-              q.timeout_s, q.attempts, q.created_by, q.retry, q.retries
+    RETURNING q.id, q.workspace, q.kind, q.script_path, q.script_hash, q.language, q.args,
+              q.timeout_s, q.attempts, q.created_by, q.retry, q.retries, q.schedule_path
 ), token AS (
     INSERT INTO tokens (token_hash, username, label, workspace, job_id, expires_at)
     SELECT $3, created_by, 'job ' || id, workspace, id,
@@ -45,12 +45,21 @@ WITH next AS (
     UPDATE workers SET last_ping = now(), current_job_id = (SELECT id FROM leased)
     WHERE name = $1
 )
-SELECT l.id, l.workspace, l.script_path, l.script_hash, l.language, l.args, l.timeout_s,
-       l.attempts, l.retry, l.retries, v.content, v.lock, v.lock_status, v.lock_error,
-       coalesce((v.settings ->> 'dedicated_worker')::boolean, false) AS dedicated_worker
+SELECT l.id, l.workspace, l.kind, l.script_path, l.script_hash, l.language, l.args,
+       l.timeout_s, l.attempts, l.retry, l.retries, code.content, code.lock, code.lock_status,
+       code.lock_error, l.created_by, l.schedule_path, code.dedicated_worker
 FROM leased l
-JOIN script_versions v
-  ON v.workspace = l.workspace AND v.path = l.script_path AND v.hash = l.script_hash
+JOIN LATERAL (
+    SELECT v.content, v.lock, v.lock_status, v.lock_error,
+           coalesce((v.settings ->> 'dedicated_worker')::boolean, false) AS dedicated_worker
+    FROM script_versions v
+    WHERE l.kind <> 'preview'
+      AND v.workspace = l.workspace AND v.path = l.script_path AND v.hash = l.script_hash
+    UNION ALL
+    -- a preview runs its own code, saved with the job rather than as a version
+    SELECT p.content, p.lock, p.lock_status, p.lock_error, false FROM job_previews p
+    WHERE l.kind = 'preview' AND p.job_id = l.id
+) code ON true
 
 -- name: heartbeat
 -- Prove this worker and its job are alive; answers whether the job was canceled.
@@ -76,13 +85,14 @@ WITH done AS (
     INSERT INTO completed (id, workspace, kind, script_path, script_hash, language, args, status,
                            tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
                            created_by, parent_job, schedule_path, created_at, started_at,
-                           worker, result, error, canceled_by, cancel_reason, retry, retries)
+                           worker, result, error, canceled_by, cancel_reason, retry, retries,
+                           flow_step_id)
     SELECT id, workspace, kind, script_path, script_hash, language, args, $3,
            tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
            created_by, parent_job, schedule_path, created_at, started_at,
-           worker, $4, $5, canceled_by, cancel_reason, retry, retries
+           worker, $4, $5, canceled_by, cancel_reason, retry, retries, flow_step_id
     FROM done
-    RETURNING id
+    RETURNING id, parent_job
 ), logs AS (
     INSERT INTO job_logs (job_id, content) SELECT id, $6 FROM moved WHERE $6 <> ''
 ), token AS (
@@ -90,7 +100,7 @@ WITH done AS (
 ), w AS (
     UPDATE workers SET current_job_id = NULL, last_ping = now() WHERE name = $2
 )
-SELECT pg_notify('tidemill_done', id::text) FROM moved
+SELECT parent_job, pg_notify('tidemill_done', id::text) FROM moved
 
 -- name: cancel_job
 -- Cancel a job: a queued one ends at once; a running one is flagged and its worker
@@ -101,13 +111,14 @@ WITH waiting AS (
     INSERT INTO completed (id, workspace, kind, script_path, script_hash, language, args, status,
                            tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
                            created_by, parent_job, schedule_path, created_at, started_at,
-                           worker, result, error, canceled_by, cancel_reason, retry, retries)
+                           worker, result, error, canceled_by, cancel_reason, retry, retries,
+                           flow_step_id)
     SELECT id, workspace, kind, script_path, script_hash, language, args, 'canceled',
            tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
            created_by, parent_job, schedule_path, created_at, started_at,
            worker, NULL,
            jsonb_build_object('name', 'Canceled', 'message', 'canceled by ' || $3 || ': ' || $4),
-           $3, $4, retry, retries
+           $3, $4, retry, retries, flow_step_id
     FROM waiting
     RETURNING id
 ), flagged AS (
@@ -141,7 +152,8 @@ WITH lost AS (
     INSERT INTO completed (id, workspace, kind, script_path, script_hash, language, args, status,
                            tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
                            created_by, parent_job, schedule_path, created_at, started_at,
-                           worker, result, error, canceled_by, cancel_reason, retry, retries)
+                           worker, result, error, canceled_by, cancel_reason, retry, retries,
+                           flow_step_id)
     SELECT id, workspace, kind, script_path, script_hash, language, args,
            CASE WHEN canceled_by IS NULL THEN 'failure' ELSE 'canceled' END,
            tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
@@ -151,16 +163,18 @@ WITH lost AS (
                'name', 'WorkerLost',
                'message', 'the worker running this job stopped responding (attempt '
                           || attempts || ' of ' || max_attempts || ')'),
-           canceled_by, cancel_reason, retry, retries
+           canceled_by, cancel_reason, retry, retries, flow_step_id
     FROM given_up
-    RETURNING id
+    RETURNING id, parent_job
 ), token AS (
     DELETE FROM tokens t USING lost WHERE t.job_id = lost.id
 )
-SELECT id, 'requeued' AS outcome, pg_notify('tidemill_queued', tag) IS NULL AS notified
+SELECT id, 'requeued' AS outcome, pg_notify('tidemill_queued', tag) IS NULL AS notified,
+       NULL::uuid AS parent_job
 FROM requeued
 UNION ALL
-SELECT id, 'failed' AS outcome, pg_notify('tidemill_done', id::text) IS NULL AS notified
+SELECT id, 'failed' AS outcome, pg_notify('tidemill_done', id::text) IS NULL AS notified,
+       parent_job
 FROM moved
 
 -- name: get_job
@@ -188,7 +202,9 @@ FROM completed WHERE workspace = $1 AND id = $2
 
 -- name: list_jobs
 -- Jobs newest first, with Windmill's filters (NULL: no filter).
--- $1 workspace, $2 script_path, $3 schedule_path, $4 success, $5 running, $6 limit, $7 offset.
+-- $1 workspace, $2 script_path, $3 schedule_path, $4 success, $5 running, $6 limit, $7 offset,
+-- $8 script path prefix, $9 created_by, $10 created after, $11 created before,
+-- $12 statuses (any of), $13 job kinds (any of).
 SELECT * FROM (
     SELECT id, workspace, kind, script_path, script_hash, language, args, status, tag, priority,
            scheduled_for, timeout_s, attempts, max_attempts, created_by, parent_job,
@@ -207,12 +223,35 @@ SELECT * FROM (
 WHERE ($2::text IS NULL OR script_path = $2)
   AND ($3::text IS NULL OR schedule_path = $3)
   AND ($5::boolean IS NULL OR (status = 'running') = $5::boolean)
+  AND ($8::text IS NULL OR starts_with(script_path, $8))
+  AND ($9::text IS NULL OR created_by = $9)
+  AND ($10::timestamptz IS NULL OR created_at > $10)
+  AND ($11::timestamptz IS NULL OR created_at < $11)
+  AND ($12::text[] IS NULL OR status = ANY($12))
+  AND ($13::text[] IS NULL OR kind = ANY($13))
 ORDER BY created_at DESC, id
 LIMIT $6 OFFSET $7
 
 -- name: get_logs
 -- A job's output so far, in order. $1 job id.
 SELECT coalesce(string_agg(content, '' ORDER BY id), '') FROM job_logs WHERE job_id = $1
+
+-- name: log_chunks_after
+-- A job's log chunks written after chunk $2, in order: what a live stream has not sent yet.
+-- $1 job id, $2 the last chunk id already read (0: none).
+SELECT id, content FROM job_logs WHERE job_id = $1 AND id > $2 ORDER BY id
+
+-- name: log_chunks_from_offset
+-- A job's log chunks that end after text offset $2 (characters), each with the offset it
+-- ends at, plus always the last chunk (so a reader past the end still learns where it is).
+-- $1 job id, $2 offset.
+SELECT id, content, end_offset FROM (
+    SELECT id, content, sum(length(content)) OVER (ORDER BY id) AS end_offset,
+           max(id) OVER () AS last_id
+    FROM job_logs WHERE job_id = $1
+) c
+WHERE end_offset > $2 OR id = last_id
+ORDER BY id
 
 -- name: register_worker
 -- Announce a worker (a restarted one takes its row back). $1 name, $2 hostname, $3 pid, $4 tags.
@@ -279,9 +318,61 @@ SELECT pg_advisory_xact_lock(hashtext($1))
 
 -- name: script_runs_in_window
 -- Runs of a script that count against its limit: running now, or started within the
--- window. $1 workspace, $2 script_path, $3 window (s) or NULL.
+-- window (resolving its dependencies is not a run). $1 workspace, $2 script_path,
+-- $3 window (s) or NULL.
 SELECT (SELECT count(*) FROM queue
-        WHERE workspace = $1 AND script_path = $2 AND status = 'running')
+        WHERE workspace = $1 AND script_path = $2 AND status = 'running'
+          AND kind <> 'dependencies')
      + (SELECT count(*) FROM completed
         WHERE $3::integer IS NOT NULL AND workspace = $1 AND script_path = $2
           AND started_at > now() - make_interval(secs => $3))
+
+-- name: last_run_per_script
+-- Each script path's newest job (waiting, running or ended), by one index probe per path.
+-- $1 workspace.
+SELECT s.path AS script_path, j.id, j.status, j.created_at
+FROM scripts s
+CROSS JOIN LATERAL (
+    SELECT id, status, created_at FROM (
+        (SELECT id, status, created_at FROM queue
+         WHERE workspace = $1 AND script_path = s.path ORDER BY created_at DESC LIMIT 1)
+        UNION ALL
+        (SELECT id, status, created_at FROM completed
+         WHERE workspace = $1 AND script_path = s.path ORDER BY created_at DESC LIMIT 1)
+    ) newest
+    ORDER BY created_at DESC LIMIT 1
+) j
+WHERE s.workspace = $1
+ORDER BY s.path
+
+-- name: save_preview_code
+-- Keep the code (and lock) of a preview job, in the transaction that queues it.
+-- $1 job id, $2 workspace, $3 language, $4 content, $5 lock, $6 lock_status, $7 lock_error.
+INSERT INTO job_previews (job_id, workspace, language, content, lock, lock_status, lock_error)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+
+-- name: get_preview_code
+-- The code a preview job ran. $1 workspace, $2 job id.
+SELECT content FROM job_previews WHERE workspace = $1 AND job_id = $2
+
+          AND started_at > now() - make_interval(secs => $3) AND kind <> 'dependencies')
+
+-- name: enqueue_dependencies
+-- Queue the job that resolves a version's lock (kind `dependencies`), ahead of runs of its
+-- tag, and wake the workers. $1 id, $2 workspace, $3 script_path, $4 script_hash,
+-- $5 language, $6 tag, $7 priority, $8 created_by.
+WITH job AS (
+    INSERT INTO queue (id, workspace, kind, script_path, script_hash, language, tag, priority,
+                       created_by)
+    VALUES ($1, $2, 'dependencies', $3, $4, $5, $6, $7, $8)
+    RETURNING tag
+)
+SELECT pg_notify('tidemill_queued', tag) FROM job
+
+-- name: dependency_job_status
+-- Whether a job resolving this version's lock is waiting or running (NULL: none).
+-- $1 workspace, $2 script_hash.
+SELECT status FROM queue
+WHERE workspace = $1 AND script_hash = $2 AND kind = 'dependencies'
+ORDER BY status = 'running' DESC
+LIMIT 1

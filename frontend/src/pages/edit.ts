@@ -1,7 +1,7 @@
 // The editor: CodeMirror 6, the form previewed as you type, Save makes a new version,
 // and the version list with a diff to the previous version.
 import { ApiError, type JsonSchema, type Script, encodePath, get, missingRoute, post, ws } from "../api";
-import { append, h } from "../dom";
+import { append, h, time } from "../dom";
 import { buildForm } from "../form";
 import type { Page } from "../router";
 
@@ -33,36 +33,53 @@ interface Preview {
   summary: string | null;
 }
 
+interface Version {
+  script_hash: string;
+  summary: string;
+  created_by: string;
+  created_at: string;
+}
+
+/** The path's versions, newest first, each with a button showing its diff to the one before. */
 function versions(script: Script): HTMLElement {
   const body = h("div", null, h("p", { class: "muted" }, "Loading…"));
-  const diff = h("div", { class: "diff" });
+  const diff = h("div", { class: "diff", "aria-live": "polite" });
   const section = h("section", { class: "card", "aria-labelledby": "versions" }, h("h2", { id: "versions" }, "Versions"), body, diff);
-  get<{ script_hash: string; deployment_msg?: string | null; created_at?: string }[]>(
-    ws(`scripts/history/p/${encodePath(script.path)}`),
-  ).then(
+  const show = async (version: Version, previous: Version, button: HTMLButtonElement) => {
+    button.disabled = true;
+    try {
+      const [a, b] = await Promise.all([
+        get<Script>(ws(`scripts/get/h/${previous.script_hash}`)),
+        get<Script>(ws(`scripts/get/h/${version.script_hash}`)),
+      ]);
+      const { diffView } = await import("../editor");
+      diff.replaceChildren(h("h3", { id: "diff-title" }, `Changes in ${version.script_hash.slice(0, 12)} since ${previous.script_hash.slice(0, 12)}`));
+      const host = h("div", { role: "region", "aria-labelledby": "diff-title" });
+      diff.append(host);
+      diffView(host, a.content, b.content, b.language);
+    } catch (error) {
+      diff.replaceChildren(h("p", { class: "error-box", role: "alert" }, (error as Error).message));
+    } finally {
+      button.disabled = false;
+    }
+  };
+  get<Version[]>(ws(`scripts/history/p/${encodePath(script.path)}`)).then(
     (history) => {
       body.replaceChildren(h("ol", { class: "versions" }, history.map((v, i) => {
         const previous = history[i + 1];
+        const button = previous
+          ? h("button", { type: "button", class: "small", "aria-label": `Diff ${v.script_hash.slice(0, 12)} to the previous version` }, "Diff to previous")
+          : null;
+        button?.addEventListener("click", () => void show(v, previous, button));
         return h("li", null,
           h("code", null, v.script_hash.slice(0, 12)), " ",
-          v.deployment_msg ? h("span", null, v.deployment_msg) : null,
-          i === 0 ? h("span", { class: "muted" }, " (current)") : null, " ",
-          previous ? h("button", {
-            type: "button",
-            class: "small",
-            onclick: async () => {
-              const [a, b] = await Promise.all([
-                get<Script>(ws(`scripts/get/h/${previous.script_hash}`)),
-                get<Script>(ws(`scripts/get/h/${v.script_hash}`)),
-              ]);
-              const { diffView } = await import("../editor");
-              diff.replaceChildren(h("h3", null, `Changes in ${v.script_hash.slice(0, 12)}`));
-              diffView(diff, a.content, b.content, b.language);
-            },
-          }, "Diff to previous") : null);
+          h("span", { class: "muted" }, `${time(v.created_at)} by ${v.created_by}`),
+          i === 0 ? h("strong", null, " (current)") : null,
+          v.summary ? h("span", null, ` — ${v.summary}`) : null, " ",
+          button ?? h("span", { class: "muted" }, "(first version)"));
       })));
     },
-    (error) => body.replaceChildren(h("p", { class: "muted" }, missingRoute(error) ? "Version history is coming soon." : (error as Error).message)),
+    (error) => body.replaceChildren(h("p", { class: "error-box", role: "alert" }, (error as Error).message)),
   );
   return section;
 }

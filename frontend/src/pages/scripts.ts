@@ -1,4 +1,12 @@
 import { type Job, type ScriptHead, encodePath, get, ws } from "../api";
+
+/** A script's newest job, from `jobs/last_runs`. */
+interface LastRun {
+  script_path: string;
+  id: string;
+  status: Job["status"];
+  created_at: string;
+}
 import { append, h, statusBadge, time } from "../dom";
 import type { Page } from "../router";
 
@@ -8,12 +16,11 @@ function folderOf(path: string): string {
 
 export const scriptsPage: Page = async (main) => {
   document.title = "Scripts · Tidemill";
-  const [scripts, jobs] = await Promise.all([
+  const [scripts, runs] = await Promise.all([
     get<ScriptHead[]>(ws("scripts/list")),
-    get<Job[]>(ws("jobs/list?per_page=200")).catch(() => [] as Job[]),
+    get<LastRun[]>(ws("jobs/last_runs")),
   ]);
-  const lastRun = new Map<string, Job>();
-  for (const job of jobs) if (!lastRun.has(job.script_path)) lastRun.set(job.script_path, job);
+  const lastRun = new Map(runs.map((run) => [run.script_path, run]));
 
   const folders = [...new Set(scripts.map((s) => folderOf(s.path)))].sort();
   const params = new URLSearchParams(location.search);

@@ -1,0 +1,339 @@
+"""Flows over HTTP: Windmill's `flows/*` routes, OpenFlow bodies in JSON or YAML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Response, delete, get, post, route
+from litestar.params import FromPath, FromQuery
+
+from server import approvals, arguments, audit, auth, errors, flows, models, queue
+from server.api import common, runs
+from server.api.variables import vault
+
+
+def render(flow: flows.Flow) -> dict[str, Any]:
+    """A version in Windmill's Flow shape: the document plus who saved it, and when."""
+    body: dict[str, Any] = msgspec.to_builtins(flow)
+    body["workspace_id"] = body.pop("workspace")
+    return body
+
+
+async def _save(
+    request: common.AnyRequest, workspace: str, path: str | None, *, create: bool
+) -> tuple[str, int]:
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    auth.require_role(who, "admin", "developer")
+    document, raw = flows.parse(await request.body(), request.headers.get("content-type", ""))
+    target = path if path is not None else document.path
+    if not target:
+        raise errors.Invalid("a flow needs a path", [{"path": "path", "message": "required"}])
+    auth.require_write(who, target)
+    pool = common.pool(request)
+    version = await flows.save(
+        pool,
+        workspace=workspace,
+        path=target,
+        raw=raw,
+        flow=document,
+        created_by=who.username,
+        create=create,
+    )
+    action = "flows.create" if create else "flows.update"
+    await audit.record(pool, who, action, target, workspace=workspace, version=version)
+    return target, version
+
+
+@post("/api/w/{workspace:str}/flows/create", status_code=201)
+async def create_flow(request: common.AnyRequest, workspace: FromPath[str]) -> Response[str]:
+    """Save a new flow (`{path, summary, description, schema, value}`); answers its path."""
+    path, _version = await _save(request, workspace, None, create=True)
+    return Response(path, status_code=201, media_type="text/plain")
+
+
+@post("/api/w/{workspace:str}/flows/update/{path:path}", status_code=200)
+async def update_flow(
+    request: common.AnyRequest, workspace: FromPath[str], path: FromPath[str]
+) -> Response[str]:
+    """Save a new version of an existing flow; answers its path."""
+    saved, _version = await _save(request, workspace, common.path_param(path), create=False)
+    return Response(saved, media_type="text/plain")
+
+
+@get("/api/w/{workspace:str}/flows/get/{path:path}")
+async def get_flow(
+    request: common.AnyRequest, workspace: FromPath[str], path: FromPath[str]
+) -> dict[str, Any]:
+    """The newest version of a flow, as it was saved."""
+    path = common.path_param(path)
+    common.require_reader(request, workspace, path)
+    return render(await flows.get(common.pool(request), workspace=workspace, path=path))
+
+
+@get("/api/w/{workspace:str}/flows/list")
+async def list_flows(request: common.AnyRequest, workspace: FromPath[str]) -> list[flows.FlowHead]:
+    """Every flow the caller may read, with its newest version, by path."""
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    heads = await flows.list_heads(common.pool(request), workspace=workspace)
+    return [head for head in heads if auth.may_read(who, head.path)]
+
+
+@delete("/api/w/{workspace:str}/flows/delete/{path:path}", status_code=200)
+async def delete_flow(
+    request: common.AnyRequest, workspace: FromPath[str], path: FromPath[str]
+) -> Response[str]:
+    """Remove a flow's path; its versions stay for the runs that used them."""
+    path = common.path_param(path)
+    who = common.require_writer(request, workspace, path)
+    auth.require_role(who, "admin", "developer")
+    pool = common.pool(request)
+    await flows.delete(pool, workspace=workspace, path=path)
+    await audit.record(pool, who, "flows.delete", path, workspace=workspace)
+    return Response(f"flow {path} deleted", media_type="text/plain")
+
+
+@get("/api/w/{workspace:str}/flows/history/p/{path:path}")
+async def flow_history(
+    request: common.AnyRequest, workspace: FromPath[str], path: FromPath[str]
+) -> list[flows.FlowVersion]:
+    """Every version saved at a path, newest first."""
+    path = common.path_param(path)
+    common.require_reader(request, workspace, path)
+    return await flows.history(common.pool(request), workspace=workspace, path=path)
+
+
+async def _flow_for_run(request: common.AnyRequest, workspace: str, path: str) -> flows.Flow:
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    flow = await flows.get(common.pool(request), workspace=workspace, path=path)
+    auth.require_scope(who, f"run:{flow.path}")
+    auth.require_read(who, flow.path)
+    return flow
+
+
+async def _start(request: common.AnyRequest, flow: flows.Flow, tag: str | None) -> models.JobId:
+    """Validate the run's input against the flow's schema (422), then start the flow."""
+    args = arguments.validate(flow.schema or {}, await runs.body_args(request))
+    job_id = queue.new_job_id()
+    await queue.enqueue_flow(
+        common.pool(request),
+        job_id=job_id,
+        flow=flow,
+        args=args,
+        created_by=common.principal(request).username,
+        tag=tag,
+    )
+    return job_id
+
+
+@post("/api/w/{workspace:str}/jobs/run/f/{path:path}", status_code=201)
+async def run_flow(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    path: FromPath[str],
+    tag: FromQuery[str | None] = None,
+) -> Response[str]:
+    """Start a run of the newest version of a flow; answers 201 with the job id as text."""
+    flow = await _flow_for_run(request, workspace, common.path_param(path))
+    job_id = await _start(request, flow, tag)
+    return Response(str(job_id), status_code=201, media_type="text/plain")
+
+
+@post("/api/w/{workspace:str}/jobs/run_wait_result/f/{path:path}", status_code=200)
+async def run_flow_and_wait(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    path: FromPath[str],
+    tag: FromQuery[str | None] = None,
+) -> Response[bytes]:
+    """Run a flow and answer its result (its error, with a non-2xx status, if it failed)."""
+    flow = await _flow_for_run(request, workspace, common.path_param(path))
+    waiters = common.job_waiters(request)
+    args = arguments.validate(flow.schema or {}, await runs.body_args(request))
+    job_id = queue.new_job_id()
+    async with waiters.expect(job_id) as done:
+        await queue.enqueue_flow(
+            common.pool(request),
+            job_id=job_id,
+            flow=flow,
+            args=args,
+            created_by=common.principal(request).username,
+            tag=tag,
+        )
+        job = await waiters.wait_completed(
+            common.pool(request), done, workspace=workspace, job_id=job_id
+        )
+    if job.status != "success":
+        runs.raise_job_error(job)
+    return common.json_response(job.result)
+
+
+@post("/api/w/{workspace:str}/jobs/restart/f/{job_id:str}/from/{step_id:str}", status_code=201)
+async def restart_flow(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    job_id: FromPath[str],
+    step_id: FromPath[str],
+) -> Response[str]:
+    """Re-run a finished flow from one of its steps, reusing the earlier steps' results.
+
+    The new run uses the same flow version and input; answers its job id as text.
+    """
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    pool = common.pool(request)
+    old = await queue.get(pool, workspace=workspace, job_id=queue.parse_job_id(job_id))
+    auth.require_scope(who, f"run:{old.script_path}")
+    auth.require_read(who, old.script_path)
+    new_id = await queue.restart_flow(
+        pool, workspace=workspace, job_id=old.id, step_id=step_id, created_by=who.username
+    )
+    return Response(str(new_id), status_code=201, media_type="text/plain")
+
+
+def _signing_key(request: common.AnyRequest, workspace: str) -> bytes:
+    return approvals.workspace_key(vault(request).derive("resume urls"), workspace)
+
+
+def resume_urls_for(
+    request: common.AnyRequest,
+    workspace: str,
+    job_id: str,
+    resume_id: int,
+    approver: str | None = None,
+) -> dict[str, str]:
+    return approvals.urls(
+        _signing_key(request, workspace),
+        base_url=common.config(request).base_url,
+        workspace=workspace,
+        job_id=job_id,
+        resume_id=resume_id,
+        approver=approver,
+    )
+
+
+def with_pending_urls(
+    request: common.AnyRequest, workspace: str, status: dict[str, Any]
+) -> dict[str, Any]:
+    """A flow status whose waiting (suspended) steps show their resume and cancel URLs."""
+    for module in status.get("modules", []):
+        if module.get("type") == "WaitingForEvents" and module.get("job"):
+            module["resume_urls"] = resume_urls_for(request, workspace, module["job"], 0)
+    return status
+
+
+def _resume_id(text: str) -> int:
+    """Windmill's nonce: an unsigned 32-bit number."""
+    if not text.isdigit() or int(text) >= 2**32:
+        raise errors.NotFound(f"no resume id {text!r}: expected a number below 2^32")
+    return int(text)
+
+
+@get("/api/w/{workspace:str}/jobs/resume_urls/{job_id:str}/{resume_id:str}")
+async def get_resume_urls(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    job_id: FromPath[str],
+    resume_id: FromPath[str],
+    approver: FromQuery[str | None] = None,
+) -> dict[str, str]:
+    """Signed `{approvalPage, resume, cancel}` URLs for a step's job and a nonce.
+
+    What the `wmill` client's `get_resume_urls()` calls from inside the step.
+    """
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    job = await queue.get(
+        common.pool(request), workspace=workspace, job_id=queue.parse_job_id(job_id)
+    )
+    auth.require_scope(who, f"run:{job.script_path}")
+    return resume_urls_for(request, workspace, str(job.id), _resume_id(resume_id), approver)
+
+
+async def _use_resume_url(
+    request: common.AnyRequest,
+    workspace: str,
+    job_id: str,
+    resume_id: str,
+    signature: str,
+    approver: str | None,
+    *,
+    approved: bool,
+) -> Response[str]:
+    step = queue.parse_job_id(job_id)
+    nonce = _resume_id(resume_id)
+    approvals.verify(_signing_key(request, workspace), str(step), nonce, approver, signature)
+    payload = common.decode_args(await request.body()) if request.method == "POST" else {}
+    await queue.resume(
+        common.pool(request),
+        workspace=workspace,
+        job_id=step,
+        resume_id=nonce,
+        approver=approver,
+        approved=approved,
+        payload=payload,
+    )
+    return Response("resumed" if approved else "canceled", media_type="text/plain")
+
+
+@route(
+    "/api/w/{workspace:str}/jobs_u/resume/{job_id:str}/{resume_id:str}/{signature:str}",
+    http_method=["GET", "POST"],
+    status_code=200,
+    exclude_from_auth=True,
+)
+async def resume_suspended(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    job_id: FromPath[str],
+    resume_id: FromPath[str],
+    signature: FromPath[str],
+    approver: FromQuery[str | None] = None,
+) -> Response[str]:
+    """Approve a suspended step (signed URL, no token); a POST body is the resume form.
+
+    The form is checked against the step's `resume_form` schema (422) and reaches
+    later steps as `resume`. Using the same URL again changes nothing.
+    """
+    return await _use_resume_url(
+        request, workspace, job_id, resume_id, signature, approver, approved=True
+    )
+
+
+@route(
+    "/api/w/{workspace:str}/jobs_u/cancel/{job_id:str}/{resume_id:str}/{signature:str}",
+    http_method=["GET", "POST"],
+    status_code=200,
+    exclude_from_auth=True,
+)
+async def cancel_suspended(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    job_id: FromPath[str],
+    resume_id: FromPath[str],
+    signature: FromPath[str],
+    approver: FromQuery[str | None] = None,
+) -> Response[str]:
+    """Refuse a suspended step (signed URL, no token): its flow fails (or goes on, if so set)."""
+    return await _use_resume_url(
+        request, workspace, job_id, resume_id, signature, approver, approved=False
+    )
+
+
+ROUTES = [
+    get_resume_urls,
+    resume_suspended,
+    cancel_suspended,
+    restart_flow,
+    create_flow,
+    update_flow,
+    get_flow,
+    list_flows,
+    delete_flow,
+    flow_history,
+    run_flow,
+    run_flow_and_wait,
+]
