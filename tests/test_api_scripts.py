@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -17,6 +19,19 @@ async def save(
     )
     assert response.status_code == 201, response.text
     return response.text
+
+
+async def settled_version(
+    client: httpx.AsyncClient, hash_: str, timeout_s: float = 120
+) -> dict[str, object]:
+    """The version once a worker has resolved its lock (or failed to)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        version: dict[str, object] = (await client.get(f"/api/w/main/scripts/get/h/{hash_}")).json()
+        if version["lock_status"] != "pending":
+            return version
+        assert asyncio.get_running_loop().time() < deadline, "the lock stayed pending"
+        await asyncio.sleep(0.2)
 
 
 async def test_save_returns_a_stable_hash_per_content(client: httpx.AsyncClient) -> None:

@@ -271,14 +271,14 @@ async def test_stop_after_if_with_an_error_message(
 
 
 async def test_retry_then_failure_module(
-    client: httpx.AsyncClient, worker: service.Worker, tmp_path: Path
+    client: httpx.AsyncClient, worker: service.Worker, shared_dir: Path
 ) -> None:
     await create(
         client,
         "f/demo/retry",
         [
             {
-                **raw("flaky", FLAKY, counter=static(str(tmp_path / "counter"))),
+                **raw("flaky", FLAKY, counter=static(str(shared_dir / "counter"))),
                 "retry": {"constant": {"attempts": 2, "seconds": 0}},
             }
         ],
@@ -389,9 +389,9 @@ async def test_cancel_a_flow_cancels_its_running_step(
 
 
 async def test_restart_from_a_step_reuses_earlier_results(
-    client: httpx.AsyncClient, worker: service.Worker, tmp_path: Path
+    client: httpx.AsyncClient, worker: service.Worker, shared_dir: Path
 ) -> None:
-    counter, flag = tmp_path / "runs", tmp_path / "fixed"
+    counter, flag = shared_dir / "runs", shared_dir / "fixed"
     counting = (
         "def main(path: str):\n"
         "    with open(path, 'a') as f:\n"

@@ -17,6 +17,7 @@ import pytest
 
 from server import db
 from tests.conftest import ADMIN_TOKEN, Processes, wait_healthy
+from tests.test_api_scripts import settled_version
 
 pytestmark = [pytest.mark.e2e, pytest.mark.deps]
 
@@ -97,7 +98,7 @@ async def test_every_wmill_call_works_from_a_script(processes: Processes, pool: 
                 json={"path": path, "content": content, "language": "python3"},
             )
             assert saved.status_code == 201, saved.text
-        script = (await client.get("/api/w/main/scripts/get/p/f/wm/parent")).json()
+        script = await settled_version(client, saved.text)
         assert script["lock_status"] == "ready", script["lock_error"]
         assert "wmill==" in script["lock"]
 

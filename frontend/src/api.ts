@@ -149,7 +149,8 @@ export interface Job {
   id: string;
   type: "QueuedJob" | "CompletedJob";
   script_path: string;
-  script_hash: string;
+  // null for a preview (unsaved code) and for a flow
+  script_hash: string | null;
   language: string;
   args: Record<string, unknown>;
   status: "queued" | "running" | "success" | "failure" | "canceled";

@@ -325,7 +325,7 @@ SELECT (SELECT count(*) FROM queue
           AND kind <> 'dependencies')
      + (SELECT count(*) FROM completed
         WHERE $3::integer IS NOT NULL AND workspace = $1 AND script_path = $2
-          AND started_at > now() - make_interval(secs => $3))
+          AND started_at > now() - make_interval(secs => $3) AND kind <> 'dependencies')
 
 -- name: last_run_per_script
 -- Each script path's newest job (waiting, running or ended), by one index probe per path.
@@ -354,8 +354,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 -- name: get_preview_code
 -- The code a preview job ran. $1 workspace, $2 job id.
 SELECT content FROM job_previews WHERE workspace = $1 AND job_id = $2
-
-          AND started_at > now() - make_interval(secs => $3) AND kind <> 'dependencies')
 
 -- name: enqueue_dependencies
 -- Queue the job that resolves a version's lock (kind `dependencies`), ahead of runs of its

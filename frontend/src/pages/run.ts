@@ -14,7 +14,7 @@ export const runPage: Page = async (main, match, nav) => {
     const rows: [string, Node | string][] = [
       ["Status", statusBadge(j.status)],
       ["Script", h("a", { href: `/scripts/${encodePath(j.script_path)}`, class: "mono" }, j.script_path)],
-      ["Version", h("code", null, j.script_hash.slice(0, 12))],
+      ["Version", j.script_hash ? h("code", null, j.script_hash.slice(0, 12)) : "not saved (preview)"],
       ["Created", `${time(j.created_at)} by ${j.created_by}`],
       ["Started", time(j.started_at) || "not yet"],
       ["Completed", time(j.completed_at) || "not yet"],
@@ -41,6 +41,8 @@ export const runPage: Page = async (main, match, nav) => {
         rerunError.hidden = false;
       }
     },
+    // a preview's code was never saved: there is no version to run again
+    hidden: !job.script_hash,
   }, "Re-run");
   main.append(
     h("div", { class: "page-head" },
