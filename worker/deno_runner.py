@@ -275,7 +275,7 @@ class DenoRunner:
             confinement=self._confinement,
             extra_memory_mb=limits.DENO_RESERVE_MB,
         )
-        stdin = process.proc.stdin
+        stdin = process.stdin
         assert stdin is not None
         # if Deno died at once, its output and exit code will say why
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):

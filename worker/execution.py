@@ -22,7 +22,7 @@ import signal
 import stat
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -65,13 +65,28 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True):
     error: models.JobError | None = None
 
 
+class Child(Protocol):
+    """A job's main process as supervision sees it: one this process started, or a
+    process a fork server forked for it (`worker.forkserver`)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int | None:
+        """Its exit code (negative: the signal), once it has ended; None if unknown."""
+        ...
+
+
 class Ended(msgspec.Struct, frozen=True, kw_only=True):
     """What is known once the job's main process is done, for its runner to judge."""
 
     reply: bytes
     stdout: bytes
     output: bytes
-    proc: asyncio.subprocess.Process
+    proc: Child
     # the cap on a result the runner reads from a file (0: none)
     max_result_bytes: int = 0
 
@@ -98,14 +113,19 @@ Conclude = Callable[[Ended], Awaitable[Outcome]]
 class Process(msgspec.Struct, kw_only=True):
     """A started job process: its pipes and how its runner reads its end."""
 
-    proc: asyncio.subprocess.Process
+    proc: Child
     result_fd: int
     conclude: Conclude
     # the job's own pids cgroup, removed (and anything left in it killed) by `reap`
     cgroup: Path | None = None
-    # the job's logs when they are not the process's stdout: a warm process
-    # (worker/warm.py) gets a log pipe per job
+    # the job's logs: its stdout (and stderr, unless apart in `errors`), or the log
+    # pipe a warm process (worker/warm.py) or a forked one gets per job
     output: asyncio.StreamReader | None = None
+    errors: asyncio.StreamReader | None = None
+    # where a runner writes what its process reads at start (`spawn` gives a pipe)
+    stdin: asyncio.StreamWriter | None = None
+    # the log pipe a runner made, closed by `reap`: a child the script left may hold it open
+    log_pipe: asyncio.BaseTransport | None = None
 
 
 class LogBuffer:
@@ -199,7 +219,15 @@ async def spawn(
         raise
     finally:
         os.close(write_fd)
-    return Process(proc=proc, result_fd=read_fd, conclude=conclude, cgroup=cgroup)
+    return Process(
+        proc=proc,
+        result_fd=read_fd,
+        conclude=conclude,
+        cgroup=cgroup,
+        output=proc.stdout,
+        errors=proc.stderr,
+        stdin=proc.stdin,
+    )
 
 
 async def _read_result(fd: int, limit: int = 0) -> bytes:
@@ -235,17 +263,17 @@ async def _flush_periodically(logs: LogBuffer, flush: Callable[[str], Awaitable[
             await flush(text)
 
 
-def kill_group(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+def kill_group(proc: Child) -> None:
+    try:
         os.killpg(proc.pid, signal.SIGKILL)
-
-
-def discard(process: Process) -> None:
-    """Kill a process that will not be supervised, and release its result pipe."""
-    kill_group(process.proc)
-    os.close(process.result_fd)
-    if process.cgroup is not None:
-        limits.kill_and_remove(process.cgroup)
+    except ProcessLookupError:
+        # a forked job's process may not have made its group yet; while it is not
+        # reaped its pid is still its own
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(proc.pid, signal.SIGKILL)
+    except PermissionError:
+        pass
 
 
 def exited_early(code: int | None, output: str) -> models.JobError:
@@ -311,12 +339,12 @@ async def supervise(
     The process may still be exiting when this returns; `reap` it afterwards.
     """
     proc = process.proc
-    stream = process.output or proc.stdout
+    stream = process.output
     assert stream is not None
     output, stdout = Tail(OUTPUT_TAIL_BYTES), Tail(STDOUT_TAIL_BYTES)
     pumps = [asyncio.ensure_future(_pump(stream, logs, output, stdout))]
-    if process.output is None and proc.stderr is not None:
-        pumps.append(asyncio.ensure_future(_pump(proc.stderr, logs, output)))
+    if process.errors is not None:
+        pumps.append(asyncio.ensure_future(_pump(process.errors, logs, output)))
     flusher = asyncio.ensure_future(_flush_periodically(logs, flush))
     result = asyncio.ensure_future(_read_result(process.result_fd, max_result_bytes))
     cancel_wait = asyncio.ensure_future(canceled.wait())
@@ -367,6 +395,8 @@ async def reap(process: Process) -> None:
     """
     kill_group(process.proc)
     await process.proc.wait()
+    if process.log_pipe is not None:
+        process.log_pipe.close()
     if process.cgroup is not None:
         # no thread for this: job processes are forked from this one, and a fork
         # while another thread holds a lock could deadlock the child before exec

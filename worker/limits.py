@@ -178,9 +178,13 @@ class Confinement:
     def none(cls) -> Confinement:
         return cls(JobLimits(), Cgroups(None))
 
+    def job_cgroup(self) -> Path | None:
+        """A new cgroup for one job's processes (None: there are none here, rlimits only)."""
+        if not self.limits.max_processes:
+            return None
+        return self.cgroups.create(self.limits.max_processes)
+
     def prepare(self, *, extra_memory_mb: int = 0) -> tuple[Callable[[], None], Path | None]:
         """The child's pre-exec hook and the cgroup it joins (None: rlimits only)."""
-        cgroup = None
-        if self.limits.max_processes:
-            cgroup = self.cgroups.create(self.limits.max_processes)
+        cgroup = self.job_cgroup()
         return self.limits.preexec(extra_memory_mb=extra_memory_mb, cgroup=cgroup), cgroup

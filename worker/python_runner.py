@@ -1,51 +1,50 @@
-"""Python jobs: a fresh interpreter per job, started before the job arrives.
+"""Python jobs: a fresh process per job, forked from an interpreter started before it.
 
-Starting CPython costs ~20 ms, more than everything else a job does. The
-runner keeps one spare interpreter waiting on stdin with the shim loaded;
-a job hands it the script and arguments and a new spare starts in the
-background. Every job still gets a process of its own, so no state leaks
-from one job to the next.
+Starting CPython costs ~20 ms of CPU, more than everything else a job does.
+The runner keeps, per environment, a fork server (`worker.forkserver`): an
+interpreter with the shim loaded that forks a new process for each job, so a
+job costs a fork. Every job still gets a process of its own, forked from a
+state no job has touched, so no state leaks from one job to the next.
 
-Spares are kept per interpreter: always one for the empty base environment,
-and one for the dependency environment used last, so a script run again and
-again with its own dependencies starts as fast as one without. A dependency
-environment's spare also imports, while it waits, the standard-library modules
-its packages need (found once, in the background after its first job here), so
-a job pays only for its packages' own code.
+Servers are kept for the empty base environment and for the dependency
+environment used last, so a script run again and again with its own
+dependencies starts as fast as one without. A dependency environment's
+server also imports the standard-library modules its packages need (found
+once, in the background after its first job here; the server is then
+restarted with them), so a job pays only for its packages' own code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
 
 from server import requirements
-from worker import environments, execution, limits, runner, sandbox, shim
+from worker import environments, execution, forkserver, limits, runner, sandbox, shim
 
+# what a kept interpreter starts with: nothing of the worker's environment
 SPARE_ENV = runner.BASE_ENV | {"PYTHONUNBUFFERED": "1"}
 # uv's environment for a workspace (index settings, a private index's login), while uv runs
 UvEnviron = Callable[[str], contextlib.AbstractAsyncContextManager[dict[str, str]]]
 
 
 SCRIPT_FILE = "tidemill-script.py"  # a hyphen: no `import` statement can name it
+SPEC_FILE = "tidemill-job.json"
 
 
 class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """What the shim reads from stdin."""
+    """What the shim reads for a job."""
 
     file: str
     display_name: str
     args: dict[str, object]
     env: dict[str, str]
     cwd: str
-
-
-async def _conclude(ended: execution.Ended) -> execution.Outcome:
-    return await execution.outcome_of_reply(ended.reply, ended)
 
 
 def job_spec(job: runner.Job) -> bytes:
@@ -65,7 +64,7 @@ def job_spec(job: runner.Job) -> bytes:
 
 
 class PythonRunner:
-    """Starts Python jobs from pre-started interpreters, one spare per interpreter."""
+    """Starts Python jobs in processes forked from kept interpreters, one per environment."""
 
     def __init__(
         self,
@@ -85,57 +84,67 @@ class PythonRunner:
         self._envs_dir = envs_dir
         self._uv_environ = uv_environ
         self._max_env_bytes = max_env_bytes
-        self._spares: dict[Path, asyncio.Task[execution.Process]] = {}
-        self._preloads: dict[Path, str] = {}
+        self._servers: dict[Path, asyncio.Task[forkserver.ForkServer]] = {}
         # environments used here whose preload list is still to be found, and the finders
         self._to_probe: set[Path] = set()
         self._probes: set[asyncio.Task[None]] = set()
-        # the recent environment is held (its spare and its job use it): not evictable
+        # servers started before their environment's preload list was found
+        self._outdated: set[Path] = set()
+        self._stopping: set[asyncio.Task[None]] = set()
+        # the recent environment is held (its server and its job use it): not evictable
         self._held: environments.InUse | None = None
         self._user = user
         self._exposed: set[Path] = set()
         if user is not None:
             sandbox.expose(Path(shim.__file__))
 
-    async def _spawn(self, python: Path) -> execution.Process:
+    async def _start_server(self, python: Path) -> forkserver.ForkServer:
         if self._user is not None and python not in self._exposed:
             sandbox.expose(python)  # the job user runs it: it must reach the interpreter
             self._exposed.add(python)
-        preload = self._preloads.get(python)
-        if preload is None:
-            preload = environments.preload_of(python)
-            if preload or python == self._base:  # not recorded yet: look again next time
-                self._preloads[python] = preload
-        extra = [preload] if preload else []
-        return await execution.spawn(
-            lambda result_fd: [str(python), "-u", shim.__file__, str(result_fd), *extra],
+        return await forkserver.ForkServer.start(
+            python,
+            preload=environments.preload_of(python),
             env=SPARE_ENV,
             cwd=self._workdir,
-            conclude=_conclude,
             run_as=None if self._user is None else self._user.spawn_options(),
             confinement=self._confinement,
         )
 
     def warm(self) -> None:
-        """Start a spare for the base and the last used environment, where none is waiting.
+        """Have a server running for the base and the last used environment.
 
-        Also find, in the background, what a new environment's spares should preload.
+        Called between jobs: a server is restarted only then, with no job of its
+        own running. Also find, in the background, what a new environment's server
+        should preload.
         """
         self._workdir.mkdir(parents=True, exist_ok=True)
+        for python in self._outdated:
+            self._stop_later(self._servers.pop(python, None))
+        self._outdated.clear()
         for python in (self._base, self._recent):
-            if python not in self._spares:
-                self._spares[python] = asyncio.ensure_future(self._spawn(python))
+            server = self._servers.get(python)
+            if server is not None and server.done() and not _running(server):
+                self._stop_later(self._servers.pop(python))
+            if python not in self._servers:
+                self._servers[python] = asyncio.ensure_future(self._start_server(python))
         for env in self._to_probe:
             probe = asyncio.ensure_future(environments.write_preload(env))
             self._probes.add(probe)
-            probe.add_done_callback(self._probes.discard)
+            probe.add_done_callback(functools.partial(self._probed, env / "bin" / "python"))
         self._to_probe.clear()
 
-    async def _take_spare(self, python: Path) -> execution.Process:
-        spare = self._spares.pop(python, None)
-        if spare is None:
-            return await self._spawn(python)
-        return await spare
+    def _probed(self, python: Path, probe: asyncio.Task[None]) -> None:
+        """Its server restarts, between jobs, with what the probe found to preload."""
+        self._probes.discard(probe)
+        self._outdated.add(python)
+
+    def _stop_later(self, server: asyncio.Task[forkserver.ForkServer] | None) -> None:
+        if server is None:
+            return
+        stopping = asyncio.ensure_future(_stop(server))
+        self._stopping.add(stopping)
+        stopping.add_done_callback(self._stopping.discard)
 
     async def interpreter_for(self, job: runner.Job) -> Path:
         """The job's interpreter: its lock's environment (built if missing), else the base."""
@@ -182,43 +191,61 @@ class PythonRunner:
             ) from None
 
     async def _retire(self, python: Path) -> None:
-        """Stop the spare of an environment no longer the most recent."""
-        spare = self._spares.pop(python, None)
-        if spare is None:
-            return
-        with contextlib.suppress(OSError):
-            process = await spare
-            execution.discard(process)
-            await execution.reap(process)  # also removes its cgroup once it has exited
+        """Stop the server of an environment no longer the most recent."""
+        server = self._servers.pop(python, None)
+        if server is not None:
+            await _stop(server)
 
     async def start(self, job: runner.Job) -> execution.Process:
-        """Hand a job to the waiting interpreter (a new one if the spare has died).
+        """Fork the job's process from its environment's server (a new server if it died).
 
-        The next spare is not started here: forking and booting it would compete
-        with this job for the CPU. The worker calls `warm()` once the job is recorded.
+        Raises:
+            runner.CannotStart: No server could fork it, or its environment cannot be made.
         """
-        line = job_spec(job)
+        spec = job.workdir / SPEC_FILE
+        spec.write_bytes(job_spec(job))
         python = await self.interpreter_for(job)
+        failure: OSError | None = None
         for _ in range(2):
-            process = await self._take_spare(python)
-            stdin = process.proc.stdin
-            assert stdin is not None
+            server = self._servers.get(python)
+            if server is None:
+                server = self._servers[python] = asyncio.ensure_future(self._start_server(python))
             try:
-                stdin.write(line)
-                await stdin.drain()
-                stdin.close()
-            except (BrokenPipeError, ConnectionResetError):
-                execution.discard(process)
-                continue
-            return process
-        raise runner.CannotStart("could not start a Python interpreter for the job")
+                return await self._fork(server, spec)
+            except OSError as exc:
+                failure = exc
+                await self._retire(python)
+        raise runner.CannotStart(f"could not start a Python process for the job: {failure}")
+
+    async def _fork(
+        self, server: asyncio.Task[forkserver.ForkServer], spec: Path
+    ) -> execution.Process:
+        """The job's process, in a cgroup of its own (removed again if it fails to start)."""
+        cgroup = None if self._confinement is None else self._confinement.job_cgroup()
+        try:
+            return await (await server).fork(spec, cgroup)
+        except BaseException:
+            if cgroup is not None:  # and whatever a failed attempt may have started
+                limits.kill_and_remove(cgroup)
+            raise
 
     async def close(self) -> None:
         for probe in list(self._probes):
             probe.cancel()
         await asyncio.gather(*self._probes, return_exceptions=True)
-        for python in list(self._spares):
+        for python in list(self._servers):
             await self._retire(python)
+        await asyncio.gather(*self._stopping, return_exceptions=True)
         if self._held is not None:
             self._held.release()
             self._held = None
+
+
+def _running(server: asyncio.Task[forkserver.ForkServer]) -> bool:
+    """Whether a server task started a server that still serves."""
+    return not server.cancelled() and server.exception() is None and server.result().alive()
+
+
+async def _stop(server: asyncio.Task[forkserver.ForkServer]) -> None:
+    with contextlib.suppress(OSError):
+        await (await server).stop()

@@ -1,11 +1,13 @@
 """Runs inside the script's own interpreter: load the script, call `main`, hand back JSON.
 
 Standard library only: it must work in any environment a script's
-dependencies are installed into. The worker starts this process *before* a
-job arrives and it waits on stdin, so a job costs no interpreter start. Only
-`json` and `typing` are imported up front: everything else is imported when
-a job needs it (asyncio alone costs tens of milliseconds), so a new spare is
-ready sooner.
+dependencies are installed into. The worker keeps this process running
+between jobs, with the shim (and the standard-library modules the
+environment's packages use) loaded, and it forks a fresh process for each
+job: a job costs a `fork`, not an interpreter start. It never runs a script
+itself, so every job starts from the same clean state, in a process of its
+own. Only `json` and `typing` are imported up front; everything else only
+by the jobs that need it (asyncio alone costs tens of milliseconds).
 
 Arguments arrive as JSON and are turned into the types main's annotations
 name before the call: ISO strings into `datetime`/`date`, base64 into
@@ -15,11 +17,11 @@ An argument that does not convert fails the job naming it; an annotation
 that cannot be resolved (a name imported only under TYPE_CHECKING) leaves
 its argument as JSON gave it.
 
-Protocol: started as `python -u shim.py RESULT_FD`; one JSON line on stdin
-`{"file", "display_name", "args", "env", "cwd"}`; stdout and stderr are the
-job's logs; then one JSON document, `{"ok": true, "result": ...}` or
-`{"ok": false, "error": {"name", "message", "stack"}}`, on the pipe whose write
-end is RESULT_FD.
+Protocol: started as `python -u shim.py CONTROL_FD [PRELOAD]`; each job is a
+message on the control socket (see `_serve_forks`) naming a file with
+`{"file", "display_name", "args", "env", "cwd"}`; the job's stdout and stderr
+are its logs; then one JSON document, `{"ok": true, "result": ...}` or
+`{"ok": false, "error": {"name", "message", "stack"}}`, on its result pipe.
 
 Warm mode (`python -u shim.py --warm CONTROL_FD`, the script's
 `dedicated_worker` setting) keeps one process for job after job of one
@@ -425,22 +427,122 @@ def _preload(names: str) -> None:
 def main() -> None:
     if sys.argv[1] == "--warm":
         _serve_warm(int(sys.argv[2]))
-    result_fd = int(sys.argv[1])
-    if len(sys.argv) > 2:
-        _preload(sys.argv[2])
-    job = json.loads(sys.stdin.readline())
-    _enter(job, dict(os.environ))
-    payload = _payload(_run(job))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # closing the log pipe first lets the worker see the end of the logs without
-    # waiting for this process to exit
-    os.close(1)
-    os.close(2)
-    with os.fdopen(result_fd, "w", encoding="utf-8") as out:
-        out.write(payload)
-    # skip interpreter teardown: the job is done and its output is flushed
-    os._exit(0)
+    _serve_forks(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "")
+
+
+# -- process per job: a kept interpreter forks a fresh process for each job ----------
+
+
+def _serve_forks(control_fd: int, preload: str) -> typing.NoReturn:
+    """Fork a process for each job sent on the control socket, and report how each ended.
+
+    This process never runs a script: it loads the shim (and `preload`) once,
+    then each message (the path of the job's spec, an optional cgroup to join,
+    and two descriptors: the job's log pipe and its result pipe) gets a child
+    that runs the job as a fresh interpreter would, from this clean state.
+    Replies on the socket: `started <pid>` (or `failed <reason>`) for each
+    message, in order, then `exited <pid> <code>` (negative: the signal) once
+    that child has ended.
+    """
+    import gc
+    import select
+    import socket
+
+    _preload(preload)
+    # what every job needs to load its script, loaded once here
+    import linecache  # noqa: F401
+    import types  # noqa: F401
+
+    control = socket.socket(fileno=control_fd)
+    environ = dict(os.environ)
+    children: dict[int, int] = {}  # pidfd -> pid
+    poller = select.poll()
+    poller.register(control, select.POLLIN)
+    # what exists now is never freed: its pages stay shared with every child
+    gc.freeze()
+    while True:
+        for fd, _events in poller.poll():
+            if fd != control.fileno():
+                pid = children.pop(fd)
+                poller.unregister(fd)
+                os.close(fd)
+                _, status = os.waitpid(pid, 0)
+                control.send(f"exited {pid} {os.waitstatus_to_exitcode(status)}".encode())
+                continue
+            try:
+                message, fds, _flags, _address = socket.recv_fds(control, 65536, 2)
+            except OSError:
+                message, fds = b"", []
+            if not message or len(fds) != 2:
+                os._exit(0)  # the worker is gone or retired this process
+            try:
+                pid = _fork()
+            except OSError as exc:
+                for passed in fds:
+                    os.close(passed)
+                control.send(f"failed {exc.strerror}".encode())
+                continue
+            if pid == 0:
+                _forked(message.decode(), fds, [control.fileno(), *children], environ)
+            for passed in fds:
+                os.close(passed)
+            pidfd = os.pidfd_open(pid)
+            children[pidfd] = pid
+            poller.register(pidfd, select.POLLIN)
+            control.send(f"started {pid}".encode())
+
+
+def _fork() -> int:
+    """`os.fork`, tried again for a while when the job user is at its process limit.
+
+    The previous job's processes were just killed, but the kernel counts them
+    until they are reaped, which may take a moment.
+    """
+    import time
+
+    for delay in (0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8):
+        try:
+            return os.fork()
+        except BlockingIOError:
+            time.sleep(delay)
+    return os.fork()
+
+
+def _forked(message: str, fds: list[int], inherited: list[int], environ: dict[str, str]) -> None:
+    """The job's process: its own session and cgroup, its pipes; run it, never return."""
+    code = 1  # what the worker reports if this fails before the job's reply
+    try:
+        os.setsid()  # a process group of its own: the worker kills the job's group whole
+        spec, _, cgroup = message.partition("\n")
+        if cgroup:
+            # joined before any of the script's code runs; as `limits` does for other jobs
+            with contextlib.suppress(OSError), open(f"{cgroup}/cgroup.procs", "w") as procs:
+                procs.write(str(os.getpid()))
+        for fd in inherited:  # the control socket, the other children's pidfds
+            os.close(fd)
+        log_fd, result_fd = fds
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        with open(spec, encoding="utf-8") as file:
+            job = json.load(file)
+        _enter(job, environ)
+        payload = _payload(_run(job))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # closing the log pipe first lets the worker see the end of the logs without
+        # waiting for this process to exit
+        os.close(1)
+        os.close(2)
+        with os.fdopen(result_fd, "w", encoding="utf-8") as out:
+            out.write(payload)
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 - said on stderr, the job's last output
+        with contextlib.suppress(Exception):
+            os.write(2, f"the job's process could not start: {exc!r}\n".encode())
+    finally:
+        # never back into the forking loop; no interpreter teardown: the output is flushed
+        os._exit(code)
 
 
 # -- warm mode: one process serving job after job of one script version --------

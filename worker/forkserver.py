@@ -1,0 +1,218 @@
+"""Python job processes forked from a kept interpreter of their environment.
+
+Starting CPython and loading the shim costs ~20 ms of CPU; forking a process
+that has already done so costs about one. So a worker keeps, per environment it
+serves, one *fork server*: the environment's interpreter running the shim in its
+forking mode (`shim._serve_forks`), as the job user and under the job limits,
+with the standard-library modules the environment's packages use already
+imported. For each job it forks a child that becomes the job's process: a
+session and process group of its own, the job's cgroup, its log and result
+pipes. The server never runs a script, so every job starts from the same
+clean state, and nothing passes from one job to the next.
+
+The server answers each request with the child's pid and later reports the
+child's exit code, so the worker supervises the child like any job process
+(`execution.Child`). A server that dies is replaced; one that stops
+answering (a job may signal it: it runs as the same user) is given
+`FORK_TIMEOUT_S` and then replaced, and a job's exit code it does not report
+within `EXIT_REPORT_S` of being asked is taken as unknown, so a worker never
+hangs on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from worker import execution, limits, runner, shim
+
+FORK_TIMEOUT_S = 30.0
+EXIT_REPORT_S = 2.0
+STOP_GRACE_S = 1.0
+
+
+class ServerGone(OSError):
+    """The fork server exited or stopped answering before it forked the job's process."""
+
+
+class Forked:
+    """A job's process a fork server started: its pid and, once reported, its exit code."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._ended = asyncio.Event()
+
+    def ended(self, code: int | None) -> None:
+        self.returncode = code
+        self._ended.set()
+
+    async def wait(self) -> int | None:
+        """The exit code once the server reports it; None if it does not in time."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ended.wait(), EXIT_REPORT_S)
+        return self.returncode
+
+
+class ForkServer:
+    """One kept interpreter forking job processes, and the worker's end of its socket."""
+
+    def __init__(
+        self, python: Path, preload: str, proc: asyncio.subprocess.Process, control: socket.socket
+    ) -> None:
+        self.python = python
+        self.preload = preload
+        self._proc = proc
+        self._control = control
+        # requests not answered yet, in the order they were sent: the server answers in order
+        self._pending: collections.deque[asyncio.Future[Forked]] = collections.deque()
+        self._children: dict[int, Forked] = {}
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(
+        cls,
+        python: Path,
+        *,
+        preload: str,
+        env: dict[str, str],
+        cwd: Path,
+        run_as: dict[str, Any] | None,
+        confinement: limits.Confinement | None,
+    ) -> ForkServer:
+        """Start `python` running the shim's fork server (booting goes on in the background)."""
+        # it outlives any one job: rlimits bind it and its children, a job's cgroup cannot
+        preexec = None if confinement is None else confinement.limits.preexec()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                str(python),
+                "-u",
+                shim.__file__,
+                str(theirs.fileno()),
+                *([preload] if preload else []),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+                preexec_fn=preexec,
+                **(run_as or {}),
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        return cls(python, preload, proc, ours)
+
+    def alive(self) -> bool:
+        return self._proc.returncode is None and not self._reader.done()
+
+    async def fork(self, spec: Path, cgroup: Path | None) -> execution.Process:
+        """A new process running the job whose spec is at `spec`, in `cgroup` if given.
+
+        Raises:
+            ServerGone: The server is gone or did not answer in time; it forked nothing
+                that is still running outside `cgroup`.
+            runner.CannotStart: The server could not fork (it goes on serving).
+        """
+        log_read, log_write = os.pipe()
+        result_read, result_write = os.pipe()
+        answer: asyncio.Future[Forked] = asyncio.get_running_loop().create_future()
+        try:
+            try:
+                message = f"{spec}\n{cgroup or ''}".encode()
+                socket.send_fds(self._control, [message], [log_write, result_write])
+            except OSError as exc:
+                raise ServerGone(f"the fork server is gone ({exc})") from None
+            finally:
+                os.close(log_write)
+                os.close(result_write)
+            self._pending.append(answer)
+            try:
+                child = await asyncio.wait_for(asyncio.shield(answer), FORK_TIMEOUT_S)
+            except TimeoutError:
+                answer.cancel()  # a late answer's child is killed (`_read`)
+                raise ServerGone(f"the fork server hung ({FORK_TIMEOUT_S:g} s)") from None
+            output, transport = await _reader_of(log_read)
+        except BaseException:
+            os.close(result_read)
+            with contextlib.suppress(OSError):
+                os.close(log_read)
+            raise
+        return execution.Process(
+            proc=child,
+            result_fd=result_read,
+            conclude=_conclude,
+            cgroup=cgroup,
+            output=output,
+            log_pipe=transport,
+        )
+
+    async def _read(self) -> None:
+        """Match the server's answers to requests; record its children's exits."""
+        loop = asyncio.get_running_loop()
+        try:
+            while message := await loop.sock_recv(self._control, 256):
+                kind, _, rest = message.decode().partition(" ")
+                if kind == "exited":
+                    pid, code = rest.split()
+                    if (child := self._children.pop(int(pid), None)) is not None:
+                        child.ended(int(code))
+                else:
+                    self._answer(self._pending.popleft(), kind, rest)
+        except (OSError, ValueError, IndexError):
+            pass  # a server that garbles its answers is as good as gone
+        finally:
+            for answer in self._pending:
+                if not answer.done():
+                    answer.set_exception(ServerGone("the fork server exited"))
+            self._pending.clear()
+            for child in self._children.values():
+                child.ended(None)
+            self._children.clear()
+
+    def _answer(self, answer: asyncio.Future[Forked], kind: str, rest: str) -> None:
+        """`started <pid>`, or `failed <reason>` (it could not fork: a process limit)."""
+        if kind == "failed":
+            if not answer.done():
+                answer.set_exception(runner.CannotStart(f"cannot fork the job's process: {rest}"))
+            return
+        child = Forked(int(rest))
+        self._children[child.pid] = child
+        if answer.done():  # given up on: nobody would supervise this one
+            execution.kill_group(child)
+        else:
+            answer.set_result(child)
+
+    async def stop(self) -> None:
+        """Close its socket (the server exits); its children's exits are then unknown."""
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+        self._control.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._proc.wait()), STOP_GRACE_S)
+        execution.kill_group(self._proc)
+        await self._proc.wait()
+
+
+async def _reader_of(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+    )
+    return reader, transport
+
+
+async def _conclude(ended: execution.Ended) -> execution.Outcome:
+    return await execution.outcome_of_reply(ended.reply, ended)
