@@ -39,6 +39,7 @@ from server import db, models, queue, scripts
 LATENCY = "import time\n\n\ndef main(t: float):\n    return time.time() - t\n"
 NOOP = "def main():\n    return 1\n"
 SPACING_S = 0.3
+WARMUP = 4  # sync runs before a drain: the workers' interpreters are up
 MODES = {"tidemill": False, "tidemill warm": True}
 
 
@@ -107,19 +108,22 @@ async def tidemill_fill(dsn: str, path: str, jobs: int) -> None:
         await pool.close()
 
 
-async def tidemill_drained(dsn: str, path: str, jobs: int) -> float:
-    """Wait until `jobs` runs of `path` completed; their jobs/s, first start to last end."""
+async def tidemill_drained(dsn: str, path: str, jobs: int, warmup: int) -> float:
+    """Wait until `jobs` runs of `path` (after `warmup` runs) completed; their jobs/s, first
+    start to last end. The warm-up runs are left out: they ran before the queue was filled."""
     pool = await db.create_pool(dsn, min_size=1, max_size=1)
     try:
         while (
             await pool.fetchval("SELECT count(*) FROM completed WHERE script_path = $1", path)
-            < jobs
+            < jobs + warmup
         ):
             await asyncio.sleep(0.5)
         span = await pool.fetchval(
-            "SELECT extract(epoch FROM max(completed_at) - min(started_at)) FROM completed"
-            " WHERE script_path = $1",
+            "SELECT extract(epoch FROM max(completed_at) - min(started_at)) FROM"
+            " (SELECT started_at, completed_at FROM completed WHERE script_path = $1"
+            "  ORDER BY created_at DESC LIMIT $2) AS drained",
             path,
+            jobs,
         )
         return jobs / float(span)
     finally:
@@ -144,7 +148,7 @@ def tidemill(figures: Figures) -> None:
             stack.stop_workers(workers)
 
             workers = stack.start_workers(2)
-            for _ in range(4):
+            for _ in range(WARMUP):
                 stack.run_sync(f"f/bench/noop{suffix}", {})
             asyncio.run(tidemill_fill(dsn, f"f/bench/noop{suffix}", figures.jobs))
             time.sleep(1)
@@ -153,7 +157,7 @@ def tidemill(figures: Figures) -> None:
             idle = [rss_mb(w.pid) for w in workers]
             figures.worker_idle_mb[name] = max(idle)
             figures.throughput[name] = asyncio.run(
-                tidemill_drained(dsn, f"f/bench/noop{suffix}", figures.jobs + 4)
+                tidemill_drained(dsn, f"f/bench/noop{suffix}", figures.jobs, WARMUP)
             )
             after = [rss_mb(w.pid) for w in workers]
             figures.worker_growth_mb[name] = max(a - b for a, b in zip(after, idle, strict=True))

@@ -181,6 +181,7 @@ async def test_a_fork_bomb_meets_the_process_limit(
         "        while children < 10_000:\n"
         "            if os.fork() == 0:\n"
         "                os.closerange(3, 1 << 16)  # not the result pipe: the job ends now\n"
+        "                os.setsid()  # out of the job's process group: its cgroup holds it\n"
         "                time.sleep(60)\n"
         "                os._exit(0)\n"
         "            children += 1\n"
@@ -203,11 +204,14 @@ async def test_a_fork_bomb_meets_the_process_limit(
     if response.status_code != 200:
         assert response.json()["error"]["details"]["name"] in {"TimeoutError", "ExitCode"}
     await still_serving(client)
-    # nothing the bombs started is left running (other workers on this machine may have jobs)
+    # nothing the bombs started is left running: of this worker's job user, only the
+    # worker's own children (its Python fork servers) remain; other workers on this
+    # machine may have jobs of their own
     cgroups = limits.Cgroups.find(MAX_PROCESSES).root
     assert cgroups is not None and worker.user is not None
-    left = [pid for procs in cgroups.glob("job-*/cgroup.procs") for pid in _pids(procs)]
-    assert [pid for pid in left if _uid(pid) == worker.user.uid] == []
+    left = [pid for procs in cgroups.glob("*/cgroup.procs") for pid in _pids(procs)]
+    mine = [_status(pid) for pid in left]
+    assert [s for s in mine if s["Uid"] == worker.user.uid and s["PPid"] != os.getpid()] == []
 
 
 def _pids(procs: Path) -> list[str]:
@@ -217,12 +221,14 @@ def _pids(procs: Path) -> list[str]:
         return []
 
 
-def _uid(pid: str) -> int | None:
+def _status(pid: str) -> dict[str, int]:
+    """A process's real uid and parent (-1 for one that has just ended)."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     except FileNotFoundError:
-        return None
-    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+        return {"Uid": -1, "PPid": -1}
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    return {"Uid": int(fields["Uid"].split()[0]), "PPid": int(fields["PPid"])}
 
 
 async def test_an_oversized_result_fails_cleanly(

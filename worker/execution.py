@@ -118,6 +118,9 @@ class Process(msgspec.Struct, kw_only=True):
     conclude: Conclude
     # the job's own pids cgroup, removed (and anything left in it killed) by `reap`
     cgroup: Path | None = None
+    # a process `reap` leaves alive in `cgroup`, and the cgroup with it: the fork
+    # server a job was forked from (worker.forkserver), whose cgroup its jobs share
+    cgroup_keeper: int | None = None
     # the job's logs: its stdout (and stderr, unless apart in `errors`), or the log
     # pipe a warm process (worker/warm.py) or a forked one gets per job
     output: asyncio.StreamReader | None = None
@@ -401,6 +404,6 @@ async def reap(process: Process) -> None:
         # no thread for this: job processes are forked from this one, and a fork
         # while another thread holds a lock could deadlock the child before exec
         for _ in range(50):
-            if limits.kill_and_remove(process.cgroup):
+            if limits.kill_and_remove(process.cgroup, keep=process.cgroup_keeper):
                 break
             await asyncio.sleep(0.01)

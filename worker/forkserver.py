@@ -6,9 +6,13 @@ serves, one *fork server*: the environment's interpreter running the shim in its
 forking mode (`shim._serve_forks`), as the job user and under the job limits,
 with the standard-library modules the environment's packages use already
 imported. For each job it forks a child that becomes the job's process: a
-session and process group of its own, the job's cgroup, its log and result
-pipes. The server never runs a script, so every job starts from the same
-clean state, and nothing passes from one job to the next.
+session and process group of its own, its log and result pipes. The server
+never runs a script, so every job starts from the same clean state, and
+nothing passes from one job to the next.
+
+The server and its jobs share a pids cgroup (`Confinement.prepare_server`):
+its jobs run one at a time, and after each, everything in it but the server
+is killed (`execution.reap`), as a job's own cgroup would be removed.
 
 The server answers each request with the child's pid and later reports the
 child's exit code, so the worker supervises the child like any job process
@@ -63,12 +67,16 @@ class ForkServer:
     """One kept interpreter forking job processes, and the worker's end of its socket."""
 
     def __init__(
-        self, python: Path, preload: str, proc: asyncio.subprocess.Process, control: socket.socket
+        self,
+        python: Path,
+        proc: asyncio.subprocess.Process,
+        control: socket.socket,
+        cgroup: Path | None,
     ) -> None:
         self.python = python
-        self.preload = preload
         self._proc = proc
         self._control = control
+        self._cgroup = cgroup
         # requests not answered yet, in the order they were sent: the server answers in order
         self._pending: collections.deque[asyncio.Future[Forked]] = collections.deque()
         self._children: dict[int, Forked] = {}
@@ -86,8 +94,7 @@ class ForkServer:
         confinement: limits.Confinement | None,
     ) -> ForkServer:
         """Start `python` running the shim's fork server (booting goes on in the background)."""
-        # it outlives any one job: rlimits bind it and its children, a job's cgroup cannot
-        preexec = None if confinement is None else confinement.limits.preexec()
+        preexec, cgroup = (confinement or limits.Confinement.none()).prepare_server()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -108,21 +115,23 @@ class ForkServer:
             )
         except BaseException:
             ours.close()
+            if cgroup is not None:
+                limits.kill_and_remove(cgroup)
             raise
         finally:
             theirs.close()
         ours.setblocking(False)
-        return cls(python, preload, proc, ours)
+        return cls(python, proc, ours, cgroup)
 
     def alive(self) -> bool:
         return self._proc.returncode is None and not self._reader.done()
 
-    async def fork(self, spec: Path, cgroup: Path | None) -> execution.Process:
-        """A new process running the job whose spec is at `spec`, in `cgroup` if given.
+    async def fork(self, spec: Path) -> execution.Process:
+        """A new process running the job whose spec is at `spec`.
 
         Raises:
-            ServerGone: The server is gone or did not answer in time; it forked nothing
-                that is still running outside `cgroup`.
+            ServerGone: The server is gone or did not answer in time (a child it
+                forked all the same is killed with it, in `stop`).
             runner.CannotStart: The server could not fork (it goes on serving).
         """
         log_read, log_write = os.pipe()
@@ -130,8 +139,7 @@ class ForkServer:
         answer: asyncio.Future[Forked] = asyncio.get_running_loop().create_future()
         try:
             try:
-                message = f"{spec}\n{cgroup or ''}".encode()
-                socket.send_fds(self._control, [message], [log_write, result_write])
+                socket.send_fds(self._control, [str(spec).encode()], [log_write, result_write])
             except OSError as exc:
                 raise ServerGone(f"the fork server is gone ({exc})") from None
             finally:
@@ -153,7 +161,8 @@ class ForkServer:
             proc=child,
             result_fd=result_read,
             conclude=_conclude,
-            cgroup=cgroup,
+            cgroup=self._cgroup,
+            cgroup_keeper=self._proc.pid,
             output=output,
             log_pipe=transport,
         )
@@ -195,7 +204,10 @@ class ForkServer:
             answer.set_result(child)
 
     async def stop(self) -> None:
-        """Close its socket (the server exits); its children's exits are then unknown."""
+        """Close its socket (the server exits), and kill what is left in its cgroup.
+
+        Called between jobs; a child still running then is killed, its exit unknown.
+        """
         self._reader.cancel()
         await asyncio.gather(self._reader, return_exceptions=True)
         self._control.close()
@@ -203,6 +215,11 @@ class ForkServer:
             await asyncio.wait_for(asyncio.shield(self._proc.wait()), STOP_GRACE_S)
         execution.kill_group(self._proc)
         await self._proc.wait()
+        if self._cgroup is not None:
+            for _ in range(50):
+                if limits.kill_and_remove(self._cgroup):
+                    break
+                await asyncio.sleep(0.01)
 
 
 async def _reader_of(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:

@@ -145,21 +145,25 @@ class Cgroups:
         return path
 
 
-def kill_and_remove(cgroup: Path) -> bool:
+def kill_and_remove(cgroup: Path, *, keep: int | None = None) -> bool:
     """Kill whatever still runs in a job's cgroup and try to remove it; True once gone.
 
     A process that left the job's process group (`setsid`) is still in its
     cgroup, so it dies here too. Killed processes take a moment to leave the
     cgroup: callers try again a few times, and an empty cgroup left behind is
-    swept at the next worker start.
+    swept at the next worker start. With `keep` (a fork server's pid), that
+    process is spared and the cgroup stays: True once nothing else is left.
     """
     try:
-        pids = (cgroup / "cgroup.procs").read_text().split()
-    except OSError:
+        pids = [int(pid) for pid in (cgroup / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
         return True
     for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
-            os.kill(int(pid), signal.SIGKILL)
+        if pid != keep:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    if keep is not None:
+        return not [pid for pid in pids if pid != keep]
     try:
         cgroup.rmdir()
     except OSError:
@@ -178,13 +182,23 @@ class Confinement:
     def none(cls) -> Confinement:
         return cls(JobLimits(), Cgroups(None))
 
-    def job_cgroup(self) -> Path | None:
-        """A new cgroup for one job's processes (None: there are none here, rlimits only)."""
-        if not self.limits.max_processes:
-            return None
-        return self.cgroups.create(self.limits.max_processes)
-
     def prepare(self, *, extra_memory_mb: int = 0) -> tuple[Callable[[], None], Path | None]:
         """The child's pre-exec hook and the cgroup it joins (None: rlimits only)."""
-        cgroup = self.job_cgroup()
+        cgroup = None
+        if self.limits.max_processes:
+            cgroup = self.cgroups.create(self.limits.max_processes)
         return self.limits.preexec(extra_memory_mb=extra_memory_mb, cgroup=cgroup), cgroup
+
+    def prepare_server(self) -> tuple[Callable[[], None], Path | None]:
+        """The same for a fork server (`worker.forkserver`), whose cgroup its jobs share.
+
+        Joining a cgroup costs a job ~15 ms of waiting in the kernel (an RCU grace
+        period) unless another join happened just before; a forked job is born in
+        its server's instead. Its jobs run one at a time and what each leaves is
+        killed before the next (`kill_and_remove` with `keep`), so the cgroup's
+        limit is the job's, plus one for the server.
+        """
+        cgroup = None
+        if self.limits.max_processes:
+            cgroup = self.cgroups.create(self.limits.max_processes + 1)
+        return self.limits.preexec(cgroup=cgroup), cgroup

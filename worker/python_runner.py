@@ -211,23 +211,11 @@ class PythonRunner:
             if server is None:
                 server = self._servers[python] = asyncio.ensure_future(self._start_server(python))
             try:
-                return await self._fork(server, spec)
+                return await (await server).fork(spec)
             except OSError as exc:
                 failure = exc
                 await self._retire(python)
         raise runner.CannotStart(f"could not start a Python process for the job: {failure}")
-
-    async def _fork(
-        self, server: asyncio.Task[forkserver.ForkServer], spec: Path
-    ) -> execution.Process:
-        """The job's process, in a cgroup of its own (removed again if it fails to start)."""
-        cgroup = None if self._confinement is None else self._confinement.job_cgroup()
-        try:
-            return await (await server).fork(spec, cgroup)
-        except BaseException:
-            if cgroup is not None:  # and whatever a failed attempt may have started
-                limits.kill_and_remove(cgroup)
-            raise
 
     async def close(self) -> None:
         for probe in list(self._probes):

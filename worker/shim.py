@@ -437,8 +437,8 @@ def _serve_forks(control_fd: int, preload: str) -> typing.NoReturn:
     """Fork a process for each job sent on the control socket, and report how each ended.
 
     This process never runs a script: it loads the shim (and `preload`) once,
-    then each message (the path of the job's spec, an optional cgroup to join,
-    and two descriptors: the job's log pipe and its result pipe) gets a child
+    then each message (the path of the job's spec, with two descriptors: the
+    job's log pipe and its result pipe) gets a child
     that runs the job as a fresh interpreter would, from this clean state.
     Replies on the socket: `started <pid>` (or `failed <reason>`) for each
     message, in order, then `exited <pid> <code>` (negative: the signal) once
@@ -508,16 +508,15 @@ def _fork() -> int:
     return os.fork()
 
 
-def _forked(message: str, fds: list[int], inherited: list[int], environ: dict[str, str]) -> None:
-    """The job's process: its own session and cgroup, its pipes; run it, never return."""
+def _forked(spec: str, fds: list[int], inherited: list[int], environ: dict[str, str]) -> None:
+    """The job's process: its own session, its pipes; run it, never return.
+
+    It is born in this server's cgroup (if the worker gave it one): the job's
+    process limit binds it from its first instruction.
+    """
     code = 1  # what the worker reports if this fails before the job's reply
     try:
         os.setsid()  # a process group of its own: the worker kills the job's group whole
-        spec, _, cgroup = message.partition("\n")
-        if cgroup:
-            # joined before any of the script's code runs; as `limits` does for other jobs
-            with contextlib.suppress(OSError), open(f"{cgroup}/cgroup.procs", "w") as procs:
-                procs.write(str(os.getpid()))
         for fd in inherited:  # the control socket, the other children's pidfds
             os.close(fd)
         log_fd, result_fd = fds
