@@ -69,8 +69,9 @@ def up(
     """Run everything: server, workers, and an embedded PostgreSQL if no database is set."""
     from cli import processes
     from server import errors, settings
+    from worker import main as worker_main
 
-    processes.configure_logging()
+    worker_main.configure_logging()
     try:
         processes.up(settings.from_env(port=port), workers)
     except errors.TidemillError as exc:
@@ -88,8 +89,9 @@ def server(
     """Run the HTTP API (and UI) against $TIDEMILL_DATABASE_URL."""
     from cli import processes
     from server import errors, settings
+    from worker import main as worker_main
 
-    processes.configure_logging()
+    worker_main.configure_logging()
     try:
         processes.serve(settings.from_env(port=port))
     except errors.TidemillError as exc:
@@ -103,14 +105,16 @@ def worker(
     tags: Annotated[str, typer.Option(help="Comma-separated job tags to take.")] = "default",
 ) -> None:
     """Run one worker against $TIDEMILL_DATABASE_URL; start more for more throughput."""
-    from cli import processes
-    from server import errors, settings
+    import os
+    import sys
 
-    processes.configure_logging()
-    try:
-        processes.work(settings.from_env(), [t.strip() for t in tags.split(",") if t.strip()])
-    except errors.TidemillError as exc:
-        _process_error(exc.message)
+    from worker import main as worker_main
+
+    # a worker process of its own (the same pid), without the CLI's modules in memory
+    command = worker_main.command([t.strip() for t in tags.split(",") if t.strip()])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)  # noqa: S606 - our interpreter, running our module
 
 
 app.command(rich_help_panel="Scripts and jobs")(run_cmd.run)

@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import subprocess
-import sys
 
 import uvicorn
 
-from server import app, bootstrap, db, embedded, errors, settings
-from worker import service
+from server import app, bootstrap, db, embedded, settings
+from worker import main as worker_main
 
 log = logging.getLogger("tidemill")
 
 WORKER_STOP_GRACE_S = 10.0
 RESTART_CHECK_S = 1.0
-
-
-def configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
-def require_database(config: settings.Settings) -> str:
-    if not config.database_url:
-        raise errors.Unavailable(
-            "set TIDEMILL_DATABASE_URL (or use `tidemill up`, which can start its own PostgreSQL)"
-        )
-    return config.database_url
 
 
 async def _bootstrap(config: settings.Settings, dsn: str) -> bootstrap.FirstStart:
@@ -62,36 +44,9 @@ def _server(config: settings.Settings, dsn: str) -> uvicorn.Server:
 
 def serve(config: settings.Settings) -> None:
     """`tidemill server`: migrations, then the HTTP API until interrupted."""
-    dsn = require_database(config)
+    dsn = worker_main.require_database(config)
     asyncio.run(_bootstrap(config, dsn))
     _server(config, dsn).run()
-
-
-async def _work(config: settings.Settings, dsn: str, tags: list[str] | None) -> None:
-    async with contextlib.AsyncExitStack() as stack:
-        # a worker started while the database restarts waits for it rather than exit
-        conn = await db.connect_when_up(dsn)
-        try:
-            await db.migrate(conn)
-        finally:
-            await conn.close()
-        pool = await db.create_pool(dsn, min_size=1, max_size=3)
-        stack.push_async_callback(pool.close)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await service.Worker(config, pool, dsn, tags=tags).run(stop)
-
-
-def work(config: settings.Settings, tags: list[str] | None = None) -> None:
-    """`tidemill worker`: serve jobs until interrupted.
-
-    The worker runs on the standard asyncio loop, not uvloop: uvloop reports the
-    end of a child's output only once the child has exited, which costs every
-    job a few milliseconds.
-    """
-    asyncio.run(_work(config, require_database(config), tags))
 
 
 class WorkerPool:
@@ -104,7 +59,7 @@ class WorkerPool:
         self.stopping = False
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=self.env)
+        return subprocess.Popen(worker_main.command(["default"]), env=self.env)
 
     def start(self) -> None:
         self.procs = [self._spawn() for _ in range(self.count)]

@@ -2,17 +2,20 @@
 
 A bad call is refused with every failing field named, so a mistake costs the
 caller one round trip instead of a failed job; defaults fill what was left out.
+`jsonschema` is loaded by the first validation: a worker rarely needs it.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import msgspec
 
 from server import errors
+
+if TYPE_CHECKING:
+    import jsonschema
 
 _IGNORED_KEYS = frozenset({"order"})
 REFERENCE_PREFIXES = ("$var:", "$res:")
@@ -20,6 +23,8 @@ REFERENCE_PREFIXES = ("$var:", "$res:")
 
 @functools.lru_cache(maxsize=1024)
 def _validator(schema_json: bytes) -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     schema = msgspec.json.decode(schema_json)
     return jsonschema.Draft202012Validator(
         {k: v for k, v in schema.items() if k not in _IGNORED_KEYS}
