@@ -349,3 +349,22 @@ async def test_nul_characters_in_logs_or_result_do_not_stop_the_worker(
     logs = (await client.get(f"/api/w/main/jobs_u/get_logs/{job_id}")).text
     assert "a\ufffdb" in logs
     await still_serving(client)
+
+
+async def test_a_job_that_kills_or_stops_the_process_it_came_from_harms_only_itself(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    # a Python job is forked from a kept interpreter running as the same user: it can
+    # signal it, and the worker must carry on with a fresh one
+    for how in ("SIGKILL", "SIGSTOP"):
+        content = (
+            "import os, signal\n\n"
+            f"def main():\n    os.kill(os.getppid(), signal.{how})\n    return 'done'\n"
+        )
+        await save(client, f"f/bad/parent_{how}", content, "python3")
+        response = await run(client, f"f/bad/parent_{how}")
+        assert response.status_code == 200, response.text
+        assert response.json() == "done"
+        started = time.monotonic()
+        await still_serving(client)
+        assert time.monotonic() - started < 15

@@ -226,3 +226,28 @@ async def test_a_script_named_like_a_module_it_imports(
     response = await client.post("/api/w/main/jobs/run_wait_result/p/f/x/colorsys", json={})
     assert response.status_code == 200, response.text
     assert response.json() == [0.0, 1.0, 1.0]
+
+
+async def test_each_job_starts_from_a_clean_process(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    # what a job changes in its interpreter, the next job of the worker does not see
+    content = (
+        "import json, os, random, sys\n\n"
+        "def main(mark: str):\n"
+        "    seen = {'attribute': getattr(json, 'left_behind', None),\n"
+        "            'variable': os.environ.get('LEFT_BEHIND'),\n"
+        "            'module': 'left_behind' in sys.modules,\n"
+        "            'pid': os.getpid(), 'random': random.random()}\n"
+        "    json.left_behind = mark\n"
+        "    os.environ['LEFT_BEHIND'] = mark\n"
+        "    sys.modules['left_behind'] = sys\n"
+        "    return seen\n"
+    )
+    await save(client, "f/py/changes", content)
+    first = (await run(client, "f/py/changes", {"mark": "one"})).json()
+    second = (await run(client, "f/py/changes", {"mark": "two"})).json()
+    for seen in (first, second):
+        assert (seen["attribute"], seen["variable"], seen["module"]) == (None, None, False)
+    assert first["pid"] != second["pid"]
+    assert first["random"] != second["random"]

@@ -20,7 +20,7 @@ child's exit code, so the worker supervises the child like any job process
 answering (a job may signal it: it runs as the same user) is given
 `FORK_TIMEOUT_S` and then replaced, and a job's exit code it does not report
 within `EXIT_REPORT_S` of being asked is taken as unknown, so a worker never
-hangs on it.
+hangs on it. A child forked for a request given up on is killed.
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ from typing import Any
 
 from worker import execution, limits, runner, shim
 
-FORK_TIMEOUT_S = 30.0
+# how long a server may take to answer its first request (it boots first), and later ones
+BOOT_TIMEOUT_S = 30.0
+FORK_TIMEOUT_S = 5.0
 EXIT_REPORT_S = 2.0
 STOP_GRACE_S = 1.0
 
@@ -77,6 +79,7 @@ class ForkServer:
         self._proc = proc
         self._control = control
         self._cgroup = cgroup
+        self._booted = False
         # requests not answered yet, in the order they were sent: the server answers in order
         self._pending: collections.deque[asyncio.Future[Forked]] = collections.deque()
         self._children: dict[int, Forked] = {}
@@ -146,11 +149,13 @@ class ForkServer:
                 os.close(log_write)
                 os.close(result_write)
             self._pending.append(answer)
+            timeout_s = FORK_TIMEOUT_S if self._booted else BOOT_TIMEOUT_S
             try:
-                child = await asyncio.wait_for(asyncio.shield(answer), FORK_TIMEOUT_S)
+                child = await asyncio.wait_for(asyncio.shield(answer), timeout_s)
             except TimeoutError:
-                answer.cancel()  # a late answer's child is killed (`_read`)
-                raise ServerGone(f"the fork server hung ({FORK_TIMEOUT_S:g} s)") from None
+                answer.cancel()  # a late answer's child is killed (`_answer`)
+                raise ServerGone(f"the fork server did not answer in {timeout_s:g} s") from None
+            self._booted = True
             output, transport = await _reader_of(log_read)
         except BaseException:
             os.close(result_read)
@@ -204,17 +209,23 @@ class ForkServer:
             answer.set_result(child)
 
     async def stop(self) -> None:
-        """Close its socket (the server exits), and kill what is left in its cgroup.
+        """End the server, and kill what is left in its cgroup.
 
         Called between jobs; a child still running then is killed, its exit unknown.
+        Its answers are read to the end: a child forked for a request given up on
+        is killed even without a cgroup.
         """
+        with contextlib.suppress(OSError):
+            self._control.shutdown(socket.SHUT_WR)  # the server reads the end and exits
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._reader), STOP_GRACE_S)
+        execution.kill_group(self._proc)  # one that is stopped, or hung
+        await self._proc.wait()
+        with contextlib.suppress(TimeoutError):  # its end is closed now: the reader ends
+            await asyncio.wait_for(asyncio.shield(self._reader), STOP_GRACE_S)
         self._reader.cancel()
         await asyncio.gather(self._reader, return_exceptions=True)
         self._control.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._proc.wait()), STOP_GRACE_S)
-        execution.kill_group(self._proc)
-        await self._proc.wait()
         if self._cgroup is not None:
             for _ in range(50):
                 if limits.kill_and_remove(self._cgroup):
