@@ -368,3 +368,26 @@ async def test_a_job_that_kills_or_stops_the_process_it_came_from_harms_only_its
         started = time.monotonic()
         await still_serving(client)
         assert time.monotonic() - started < 15
+
+
+async def test_a_job_cannot_read_the_process_it_was_forked_from(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    # its fork server runs as the same user; what a job could write into it would be run
+    # by every later job, so it is closed to its children like another user's process
+    peeker = (
+        "import os\n\n"
+        "def main():\n"
+        "    found = {}\n"
+        "    for name in ('environ', 'mem'):\n"
+        "        try:\n"
+        "            with open(f'/proc/{os.getppid()}/{name}', 'rb') as f:\n"
+        "                f.read(1)\n"
+        "            found[name] = 'read'\n"
+        "        except OSError as exc:\n"
+        "            found[name] = type(exc).__name__\n"
+        "    return found\n"
+    )
+    await save(client, "f/bad/parent_peeker", peeker, "python3")
+    response = await run(client, "f/bad/parent_peeker")
+    assert response.json() == {"environ": "PermissionError", "mem": "PermissionError"}

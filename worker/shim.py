@@ -453,6 +453,9 @@ def _serve_forks(control_fd: int, preload: str) -> typing.NoReturn:
     import linecache  # noqa: F401
     import types  # noqa: F401
 
+    set_dumpable = _dumpable_switch()
+    set_dumpable(False)
+
     control = socket.socket(fileno=control_fd)
     environ = dict(os.environ)
     children: dict[int, int] = {}  # pidfd -> pid
@@ -483,6 +486,7 @@ def _serve_forks(control_fd: int, preload: str) -> typing.NoReturn:
                 control.send(f"failed {exc.strerror}".encode())
                 continue
             if pid == 0:
+                set_dumpable(True)
                 _forked(message.decode(), fds, [control.fileno(), *children], environ)
             for passed in fds:
                 os.close(passed)
@@ -490,6 +494,23 @@ def _serve_forks(control_fd: int, preload: str) -> typing.NoReturn:
             children[pidfd] = pid
             poller.register(pidfd, select.POLLIN)
             control.send(f"started {pid}".encode())
+
+
+def _dumpable_switch() -> Callable[[bool], None]:
+    """Turns `PR_SET_DUMPABLE` off and on: whether processes of the same user may trace
+    this one or read its memory (`/proc/<pid>/mem`, `environ`).
+
+    The fork server turns it off: its jobs run as the same user, and code one of them
+    injected into it would run in every later job. Each child turns it back on, as any
+    process has it. Without `ctypes` (a Python built without it) this does nothing.
+    """
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return lambda _on: None
+    return lambda on: prctl(4, int(on), 0, 0, 0)  # 4: PR_SET_DUMPABLE
 
 
 def _fork() -> int:
