@@ -180,6 +180,17 @@ class FlowVersion(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
+# what a trigger (a schedule, a webhook, a route) runs: a script version or a flow version
+Runnable = models.Script | Flow
+
+
+def input_schema(target: Runnable) -> dict[str, Any]:
+    """The schema a run's arguments are checked against, whichever of the two it starts."""
+    if isinstance(target, Flow):
+        return target.schema or {}
+    return target.schema
+
+
 @functools.lru_cache(maxsize=256)
 def _typed(_version_id: int, value: bytes) -> FlowValue:
     """A version's typed definition; versions are immutable, so cache by id."""

@@ -501,9 +501,14 @@ async def enqueue_flow(
     created_by: str,
     tag: str | None = None,
     schedule_path: str | None = None,
+    scheduled_for: datetime | None = None,
     parent_job: uuid.UUID | None = None,
 ) -> models.JobId:
-    """Start a run of a flow version: its first steps are queued before this returns."""
+    """Start a run of a flow version: its first steps are queued before this returns.
+
+    A flow starts at once; `scheduled_for` is the time a schedule's fire is recorded at
+    (the key that makes each fire run once).
+    """
     state = flow_state.new_state(flow.version_id, flow.definition.modules, args)
     job = flow_state.FlowJob(
         id=job_id,
@@ -516,7 +521,9 @@ async def enqueue_flow(
     )
     work = _Work(job)
     async with pool.acquire() as conn, conn.transaction():
-        await _insert_flow(conn, job, step_id=None, schedule_path=schedule_path)
+        await _insert_flow(
+            conn, job, step_id=None, schedule_path=schedule_path, scheduled_for=scheduled_for
+        )
         await _advance_flows(conn, work)
     await _cancel_after(pool, work)
     return job_id
@@ -558,6 +565,7 @@ async def _insert_flow(
     *,
     step_id: str | None,
     schedule_path: str | None = None,
+    scheduled_for: datetime | None = None,
 ) -> None:
     await conn.execute(
         db.query("insert_flow_job"),
@@ -572,6 +580,7 @@ async def _insert_flow(
         step_id,
         job.flow_status,
         schedule_path,
+        scheduled_for,
     )
 
 

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Response, delete, get, post, route
 from litestar.params import FromPath, FromQuery
 
-from server import approvals, arguments, audit, auth, errors, flows, models, queue
+from server import approvals, audit, auth, errors, flows, queue
 from server.api import common, runs
 from server.api.variables import vault
 
@@ -105,30 +105,6 @@ async def flow_history(
     return await flows.history(common.pool(request), workspace=workspace, path=path)
 
 
-async def _flow_for_run(request: common.AnyRequest, workspace: str, path: str) -> flows.Flow:
-    who = common.principal(request)
-    auth.require_workspace(who, workspace)
-    flow = await flows.get(common.pool(request), workspace=workspace, path=path)
-    auth.require_scope(who, f"run:{flow.path}")
-    auth.require_read(who, flow.path)
-    return flow
-
-
-async def _start(request: common.AnyRequest, flow: flows.Flow, tag: str | None) -> models.JobId:
-    """Validate the run's input against the flow's schema (422), then start the flow."""
-    args = arguments.validate(flow.schema or {}, await runs.body_args(request))
-    job_id = queue.new_job_id()
-    await queue.enqueue_flow(
-        common.pool(request),
-        job_id=job_id,
-        flow=flow,
-        args=args,
-        created_by=common.principal(request).username,
-        tag=tag,
-    )
-    return job_id
-
-
 @post("/api/w/{workspace:str}/jobs/run/f/{path:path}", status_code=201)
 async def run_flow(
     request: common.AnyRequest,
@@ -136,10 +112,12 @@ async def run_flow(
     path: FromPath[str],
     tag: FromQuery[str | None] = None,
 ) -> Response[str]:
-    """Start a run of the newest version of a flow; answers 201 with the job id as text."""
-    flow = await _flow_for_run(request, workspace, common.path_param(path))
-    job_id = await _start(request, flow, tag)
-    return Response(str(job_id), status_code=201, media_type="text/plain")
+    """Start a run of the newest version of a flow; answers 201 with the job id as text.
+
+    The input is checked against the flow's schema first (422).
+    """
+    flow = await runs.flow_for_run(request, workspace, common.path_param(path))
+    return await runs.start(request, flow, runs.RunOptions(tag=tag), await runs.body_args(request))
 
 
 @post("/api/w/{workspace:str}/jobs/run_wait_result/f/{path:path}", status_code=200)
@@ -150,25 +128,9 @@ async def run_flow_and_wait(
     tag: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     """Run a flow and answer its result (its error, with a non-2xx status, if it failed)."""
-    flow = await _flow_for_run(request, workspace, common.path_param(path))
-    waiters = common.job_waiters(request)
-    args = arguments.validate(flow.schema or {}, await runs.body_args(request))
-    job_id = queue.new_job_id()
-    async with waiters.expect(job_id) as done:
-        await queue.enqueue_flow(
-            common.pool(request),
-            job_id=job_id,
-            flow=flow,
-            args=args,
-            created_by=common.principal(request).username,
-            tag=tag,
-        )
-        job = await waiters.wait_completed(
-            common.pool(request), done, workspace=workspace, job_id=job_id
-        )
-    if job.status != "success":
-        runs.raise_job_error(job)
-    return common.json_response(job.result)
+    flow = await runs.flow_for_run(request, workspace, common.path_param(path))
+    opts = runs.RunOptions(tag=tag)
+    return await runs.run_and_wait(request, flow, opts, await runs.body_args(request))
 
 
 @post("/api/w/{workspace:str}/jobs/restart/f/{job_id:str}/from/{step_id:str}", status_code=201)
@@ -186,7 +148,7 @@ async def restart_flow(
     auth.require_workspace(who, workspace)
     pool = common.pool(request)
     old = await queue.get(pool, workspace=workspace, job_id=queue.parse_job_id(job_id))
-    auth.require_scope(who, f"run:{old.script_path}")
+    auth.require_run(who, old.script_path, flow=True)
     auth.require_read(who, old.script_path)
     new_id = await queue.restart_flow(
         pool, workspace=workspace, job_id=old.id, step_id=step_id, created_by=who.username
@@ -249,7 +211,7 @@ async def get_resume_urls(
     job = await queue.get(
         common.pool(request), workspace=workspace, job_id=queue.parse_job_id(job_id)
     )
-    auth.require_scope(who, f"run:{job.script_path}")
+    auth.require_run(who, job.script_path, flow=job.kind == "flow")
     return resume_urls_for(request, workspace, str(job.id), _resume_id(resume_id), approver)
 
 

@@ -5,12 +5,13 @@
 -- A flow job: `running` from the start, with no worker and no heartbeat, so no worker
 -- leases it and no recovery touches it; its children do the work.
 -- $1 id, $2 workspace, $3 script_path, $4 script_hash (the flow version), $5 args, $6 tag,
--- $7 created_by, $8 parent_job, $9 flow_step_id, $10 flow_status, $11 schedule_path.
+-- $7 created_by, $8 parent_job, $9 flow_step_id, $10 flow_status, $11 schedule_path,
+-- $12 scheduled_for (a schedule's fire time; NULL: now).
 INSERT INTO queue (id, workspace, kind, script_path, script_hash, language, args, status, tag,
                    created_by, parent_job, flow_step_id, flow_status, schedule_path,
-                   started_at, max_attempts)
+                   scheduled_for, started_at, max_attempts)
 VALUES ($1, $2, 'flow', $3, $4, 'flow', $5, 'running', coalesce($6, 'default'), $7, $8, $9,
-        $10, $11, now(), 1)
+        $10, $11, coalesce($12, now()), now(), 1)
 
 -- name: enqueue_flow_step
 -- Queue a script job that is a step of a flow and wake the workers of its tag.
