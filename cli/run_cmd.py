@@ -1,4 +1,4 @@
-"""`tidemill run PATH|FILE`: run a script or a local file, stream logs, print its result."""
+"""`tidemill run PATH|FILE`: run a script, a flow or a local file, stream logs, print its result."""
 
 from __future__ import annotations
 
@@ -10,11 +10,6 @@ import typer
 from cli import arguments, client, layout, output, session, streaming
 
 INTERRUPTED = 130
-
-
-def _schema_of(api: client.Client, path: str) -> dict[str, Any]:
-    schema: dict[str, Any] = api.get_script(path).get("schema") or {}
-    return schema
 
 
 def _local_schema(language: str, content: str) -> dict[str, Any] | None:
@@ -48,8 +43,20 @@ def _start(api: client.Client, target: str, pairs: list[str], json_args: str | N
         return _start_local(api, file, pairs, json_args)
     if layout.language_of(file) is not None:
         output.fail(f"no such file: {target}")
-    schema = _schema_of(api, target) if pairs else None
-    return api.run_path(target, arguments.build(pairs, json_args, schema))
+    return _start_deployed(api, target, pairs, json_args)
+
+
+def _start_deployed(api: client.Client, path: str, pairs: list[str], json_args: str | None) -> str:
+    """Run the script at PATH; with none there, the flow there (Windmill's `flow run`)."""
+    script = api.get_script_maybe(path)
+    if script is not None:
+        schema = script.get("schema") or {} if pairs else None
+        return api.run_path(path, arguments.build(pairs, json_args, schema))
+    flow = api.get_flow_maybe(path)
+    if flow is None:
+        output.fail(f"no script or flow at {path} in workspace {api.workspace}")
+    schema = flow.get("schema") or {} if pairs else None
+    return api.run_flow(path, arguments.build(pairs, json_args, schema))
 
 
 def run(
@@ -58,8 +65,8 @@ def run(
         str,
         typer.Argument(
             metavar="PATH",
-            help="A deployed script (f/folder/name) or a local file (./script.py) to run "
-            "without deploying it.",
+            help="A deployed script or flow (f/folder/name) or a local file (./script.py) "
+            "to run without deploying it.",
         ),
     ],
     arg: Annotated[
@@ -86,7 +93,8 @@ def run(
         bool, typer.Option("--quiet", "-q", help="Do not stream the job's logs.")
     ] = False,
 ) -> None:
-    """Run a script, stream its logs to stderr and print its result (JSON) to stdout.
+    """Run a script (or the flow at PATH, when no script is there), stream its logs to
+    stderr and print its result (JSON) to stdout.
 
     Exits 1 when the job fails or is canceled; Ctrl-C cancels the job.
     """
