@@ -573,6 +573,13 @@ def test_a_flow_pushes_runs_pulls_and_round_trips(live: Live, tmp_path: Path) ->
     ran = live.cli("run", "f/flowsync/greet", "-a", "name=ada")
     assert ran.exit_code == 0, ran.stderr
     assert json.loads(ran.stdout) == "HELLO ADA!"
+    added = live.cli(
+        "schedule", "add", "f/flowsync/greet", "0 0 1 1 *", "--flow", "-a", "name=bo",
+        "--path", "f/flowsync/yearly",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    shown = json.loads(live.cli("schedule", "show", "f/flowsync/yearly").stdout)
+    assert (shown["is_flow"], shown["args"]) == (True, {"name": "bo"})
 
     # a changed inline file is a change of the flow, shown and confirmed like a script's
     (here / "f/flowsync/greet.flow/shout.inline_script.sh").write_text(UPPER_SH + "# v2\n")
