@@ -295,3 +295,21 @@ async def test_a_token_route_of_a_flow_takes_a_flow_scoped_token(
     assert (ok.status_code, ok.json()) == (200, 2)
     refused = await client.post(f"/api/r/double?token={script_token}", json={"n": 1})
     assert refused.status_code == 403
+
+
+async def test_the_workspace_openapi_document_lists_each_flow_webhook(
+    client: httpx.AsyncClient,
+) -> None:
+    await doubling_flow(client, "f/demo/twice")
+    await save(client, "f/demo/twice", DOUBLE)  # a script at the same path
+    paths = (await client.get("/api/w/main/openapi.json")).json()["paths"]
+    sync = paths["/api/w/main/jobs/run_wait_result/f/f/demo/twice"]["post"]
+    body = sync["requestBody"]["content"]["application/json"]["schema"]
+    assert body == TAKES_N
+    run = paths["/api/w/main/jobs/run/f/f/demo/twice"]["post"]
+    assert run["responses"]["201"]["content"]["text/plain"]["schema"]["format"] == "uuid"
+    script_sync = paths["/api/w/main/jobs/run_wait_result/p/f/demo/twice"]["post"]
+    assert (sync["operationId"], script_sync["operationId"]) == (
+        "f_demo_twice_flow_sync",
+        "f_demo_twice_sync",
+    )
