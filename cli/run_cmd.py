@@ -22,7 +22,9 @@ def _local_schema(language: str, content: str) -> dict[str, Any] | None:
         output.fail(f"cannot read the script: {exc.message}")
 
 
-def _start_local(api: client.Client, file: Path, pairs: list[str], json_args: str | None) -> str:
+def _start_local(
+    api: client.Client, file: Path, pairs: list[str], json_args: str | None
+) -> tuple[str, bool]:
     """Run a local file as a preview: the server runs it without saving a version.
 
     A file inside a workspace folder runs at its script path (so `WM_JOB_PATH` and the
@@ -34,10 +36,14 @@ def _start_local(api: client.Client, file: Path, pairs: list[str], json_args: st
     content = file.read_text()
     args = arguments.build(pairs, json_args, _local_schema(language, content))
     with output.spinner("reading the script and locking its dependencies…"):
-        return api.run_preview(content, language, args, layout.script_path_in_folder(file))
+        job_id = api.run_preview(content, language, args, layout.script_path_in_folder(file))
+    return job_id, False
 
 
-def _start(api: client.Client, target: str, pairs: list[str], json_args: str | None) -> str:
+def _start(
+    api: client.Client, target: str, pairs: list[str], json_args: str | None
+) -> tuple[str, bool]:
+    """Start the run; answers its job id and whether it is a flow's."""
     file = Path(target)
     if file.is_file():
         return _start_local(api, file, pairs, json_args)
@@ -46,17 +52,19 @@ def _start(api: client.Client, target: str, pairs: list[str], json_args: str | N
     return _start_deployed(api, target, pairs, json_args)
 
 
-def _start_deployed(api: client.Client, path: str, pairs: list[str], json_args: str | None) -> str:
+def _start_deployed(
+    api: client.Client, path: str, pairs: list[str], json_args: str | None
+) -> tuple[str, bool]:
     """Run the script at PATH; with none there, the flow there (Windmill's `flow run`)."""
     script = api.get_script_maybe(path)
     if script is not None:
         schema = script.get("schema") or {} if pairs else None
-        return api.run_path(path, arguments.build(pairs, json_args, schema))
+        return api.run_path(path, arguments.build(pairs, json_args, schema)), False
     flow = api.get_flow_maybe(path)
     if flow is None:
         output.fail(f"no script or flow at {path} in workspace {api.workspace}")
     schema = flow.get("schema") or {} if pairs else None
-    return api.run_flow(path, arguments.build(pairs, json_args, schema))
+    return api.run_flow(path, arguments.build(pairs, json_args, schema)), True
 
 
 def run(
@@ -100,14 +108,15 @@ def run(
     """
     with output.handled(), session.connect(ctx) as api:
         try:
-            job_id = _start(api, target, arg or [], json_args)
+            job_id, is_flow = _start(api, target, arg or [], json_args)
         except arguments.BadArgument as exc:
             output.fail(str(exc), code=2)
         if detach:
             typer.echo(job_id)
             return
         try:
-            job = streaming.follow(api, job_id, show_logs=not quiet)
+            follow = streaming.follow_flow if is_flow else streaming.follow
+            job = follow(api, job_id, show_logs=not quiet)
         except KeyboardInterrupt:
             api.cancel(job_id, "interrupted from the CLI")
             output.info(f"\ncanceled job {job_id}")

@@ -451,7 +451,10 @@ def test_push_waits_for_a_lock_made_after_the_save(live: Live) -> None:
 # -- flows ----------------------------------------------------------------
 
 SHOUT_PY = 'def main(name: str):\n    return f"hello {name}"\n'
-EXCLAIM_PY = 'def main(text: str):\n    """Add a bang."""\n    return text + "!"\n'
+EXCLAIM_PY = (
+    'def main(text: str):\n    """Add a bang."""\n    print(f"exclaiming {text}")\n'
+    '    return text + "!"\n'
+)
 UPPER_SH = 'text="$1"\necho "${text^^}"\n'
 FLOW_YAML = """\
 summary: Greet, then shout
@@ -573,6 +576,9 @@ def test_a_flow_pushes_runs_pulls_and_round_trips(live: Live, tmp_path: Path) ->
     ran = live.cli("run", "f/flowsync/greet", "-a", "name=ada")
     assert ran.exit_code == 0, ran.stderr
     assert json.loads(ran.stdout) == "HELLO ADA!"
+    # each step is shown as it ends, with its logs (a flow has none of its own)
+    assert "── step hello: Success" in ran.stderr
+    assert "── step bang: Success\nexclaiming hello ada\n" in ran.stderr
     added = live.cli(
         "schedule", "add", "f/flowsync/greet", "0 0 1 1 *", "--flow", "-a", "name=bo",
         "--path", "f/flowsync/yearly",
