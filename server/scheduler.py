@@ -29,7 +29,7 @@ from typing import Any
 
 import asyncpg
 
-from server import arguments, db, errors, flows, models, queue, schedules, scripts
+from server import arguments, db, errors, flows, models, queue, schedules
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,9 @@ async def fire_due(conn: db.Connection, pool: db.Pool, *, now: datetime, grace: 
         )
         error = None
         try:
-            target = await _target(pool, schedule)
+            target = await schedules.runnable(
+                pool, schedule.workspace, path=schedule.script_path, is_flow=schedule.is_flow
+            )
             # the script or flow may have changed since the schedule was saved: check again
             args = arguments.validate(flows.input_schema(target), schedule.args)
         except (errors.NotFound, errors.Invalid) as exc:
@@ -173,13 +175,6 @@ async def fire_due(conn: db.Connection, pool: db.Pool, *, now: datetime, grace: 
             plan.fires[-1],
             error,
         )
-
-
-async def _target(pool: db.Pool, schedule: schedules.Schedule) -> flows.Runnable:
-    """What a schedule runs: its script's newest version, or its flow's."""
-    if schedule.is_flow:
-        return await flows.get(pool, workspace=schedule.workspace, path=schedule.script_path)
-    return await scripts.get_by_path(pool, workspace=schedule.workspace, path=schedule.script_path)
 
 
 async def _enqueue_fire(
@@ -285,11 +280,7 @@ async def _run_hook(
     job_id = models.JobId(uuid.uuid5(for_job, kind))
     path, is_flow = schedules.hook_target(hook_path)
     try:
-        target: flows.Runnable
-        if is_flow:
-            target = await flows.get(pool, workspace=workspace, path=path)
-        else:
-            target = await scripts.get_by_path(pool, workspace=workspace, path=path)
+        target = await schedules.runnable(pool, workspace, path=path, is_flow=is_flow)
         args = arguments.validate(flows.input_schema(target), args)
     except (errors.NotFound, errors.Invalid) as exc:
         problem = f"{kind} {hook_path} could not run: {exc.message}"

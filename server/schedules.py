@@ -1,9 +1,9 @@
 """Schedules: cron triggers of scripts and flows, and the cron math behind them.
 
 A schedule runs a script (or, with `is_flow`, a flow) with fixed arguments at the
-times a cron expression names, read in an IANA time zone. All the time arithmetic here is a pure
-function of an explicit `now`, so DST edges and missed fires are tested with
-any clock; `server.scheduler` is the loop that acts on due schedules.
+times a cron expression names, read in an IANA time zone. All the time arithmetic
+here is a pure function of an explicit `now`, so DST edges and missed fires are
+tested with any clock; `server.scheduler` is the loop that acts on due schedules.
 
 DST, for expressions that name fixed hours (the hour field is not `*` or
 `*/n`): a fire in the hour skipped by spring-forward runs once, at the end of
@@ -199,14 +199,11 @@ class _Problems:
             self.details += exc.details
 
 
-async def _schema_of(pool: db.Pool, workspace: str, *, path: str, is_flow: bool) -> dict[str, Any]:
-    """The input schema of the script (or flow) a schedule or hook runs; NotFound if none."""
-    target: flows.Runnable
+async def runnable(pool: db.Pool, workspace: str, *, path: str, is_flow: bool) -> flows.Runnable:
+    """The newest version of the script (or flow) a schedule or hook runs; NotFound if none."""
     if is_flow:
-        target = await flows.get(pool, workspace=workspace, path=path)
-    else:
-        target = await scripts.get_by_path(pool, workspace=workspace, path=path)
-    return flows.input_schema(target)
+        return await flows.get(pool, workspace=workspace, path=path)
+    return await scripts.get_by_path(pool, workspace=workspace, path=path)
 
 
 async def _check_call(
@@ -221,12 +218,12 @@ async def _check_call(
 ) -> None:
     """Invalid unless `script_path` exists and takes `args`; bad ones are `args_field.x`."""
     try:
-        schema = await _schema_of(pool, workspace, path=script_path, is_flow=is_flow)
+        target = await runnable(pool, workspace, path=script_path, is_flow=is_flow)
     except errors.NotFound:
         kind = "flow" if is_flow else "script"
         raise _invalid(script_field, f"no {kind} at {script_path!r}") from None
     try:
-        arguments.validate(schema, args)
+        arguments.validate(flows.input_schema(target), args)
     except errors.Invalid as exc:
         details = [
             {**d, "path": f"{args_field}.{d['path']}" if d["path"] else args_field}

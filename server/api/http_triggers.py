@@ -141,7 +141,7 @@ async def serve_route(request: common.AnyRequest, route_path: FromPath[str]) -> 
     trigger, params = await http_triggers.resolve(pool, request.method, route_path)
     raw = await request.body()
     created_by, caller = await _authorize(request, trigger, raw)
-    target: runs.Target
+    target: flows.Runnable
     if trigger.is_flow:
         target = await flows.get(pool, workspace=trigger.workspace, path=trigger.script_path)
     else:

@@ -1,4 +1,5 @@
-"""Starting runs over HTTP: the shared path of the run routes, webhooks and custom routes.
+"""Starting runs of scripts and flows over HTTP: the shared path of the run routes, webhooks
+and custom routes.
 
 Every way in ends here, so arguments are validated, scopes checked and sync
 waits done the same way whichever route a caller used.
@@ -15,8 +16,6 @@ from litestar import Response
 
 from server import arguments, auth, errors, flows, models, queue, references, scripts
 from server.api import common
-
-Target = flows.Runnable
 
 
 async def script_for_run(
@@ -46,7 +45,7 @@ async def flow_for_run(request: common.AnyRequest, workspace: str, path: str) ->
     return flow
 
 
-async def target_at(request: common.AnyRequest, workspace: str, path: str) -> Target:
+async def target_at(request: common.AnyRequest, workspace: str, path: str) -> flows.Runnable:
     """The script at `path`, else the flow there: what `webhooks/{path}` runs."""
     try:
         return await script_for_run(request, workspace, path=path, hash_=None)
@@ -92,7 +91,7 @@ async def body_args(request: common.AnyRequest) -> dict[str, Any]:
 
 async def _enqueue(
     request: common.AnyRequest,
-    target: Target,
+    target: flows.Runnable,
     job_id: models.JobId,
     opts: RunOptions,
     args: dict[str, Any],
@@ -128,7 +127,7 @@ async def _enqueue(
 
 async def start(
     request: common.AnyRequest,
-    target: Target,
+    target: flows.Runnable,
     opts: RunOptions,
     args: dict[str, Any],
     *,
@@ -145,7 +144,7 @@ async def start(
 
 
 async def run_and_wait(
-    request: common.AnyRequest, target: Target, opts: RunOptions, args: dict[str, Any]
+    request: common.AnyRequest, target: flows.Runnable, opts: RunOptions, args: dict[str, Any]
 ) -> Response[bytes]:
     """Queue a run and answer its result (its error, with a non-2xx status, if it failed)."""
     job = await finished_job(request, target, opts, args)
@@ -165,7 +164,7 @@ def raise_job_error(job: models.Job) -> NoReturn:
 
 async def finished_job(
     request: common.AnyRequest,
-    target: Target,
+    target: flows.Runnable,
     opts: RunOptions,
     args: dict[str, Any],
     *,
