@@ -168,11 +168,14 @@ def plan_push(
         current = schedules.get(schedule_path)
         if current is None:
             changes.append(Change(kind="schedule", action="add", path=schedule_path))
-        elif (
-            current.get("script_path") != script_path or current.get("is_flow")
-        ) or layout.schedule_from_remote(current, script_path) != _normalised(
-            schedule, schedule_path, script_path
-        ):
+            continue
+        same = (
+            not current.get("is_flow")
+            and current.get("script_path") == script_path
+            and layout.schedule_from_remote(current, script_path)
+            == _normalised(schedule, schedule_path, script_path)
+        )
+        if not same:
             changes.append(Change(kind="schedule", action="update", path=schedule_path))
     changes += [
         Change(kind="schedule", action="delete", path=p) for p in sorted(owned) if p not in wanted
@@ -298,19 +301,14 @@ def _in_order(changes: list[Change], flows: dict[str, flow_layout.Flow]) -> list
 
 
 def save_flow(api: client.Client, flow: flow_layout.Flow, *, create: bool) -> Saved:
-    """Save one flow (its inline steps in it); the server's complaint names the step."""
+    """Save one flow, its inline steps' code in it."""
     try:
         if create:
             api.create_flow(flow.body())
         else:
             api.update_flow(flow.path, flow.body())
-    except client.ApiError as exc:
-        problems = exc.details if isinstance(exc.details, list) else []
-        named = "; ".join(
-            f"{d.get('path')}: {d.get('message')}" for d in problems if isinstance(d, dict)
-        )
-        message = exc.message if not named or named in exc.message else f"{exc.message} ({named})"
-        return Saved(path=flow.path, kind="flow", error=f"{flow.file}: {message}")
+    except client.ApiError as exc:  # the server's message names every problem
+        return Saved(path=flow.path, kind="flow", error=f"{flow.file}: {exc.message}")
     return Saved(path=flow.path, kind="flow", schema=flow.schema)
 
 

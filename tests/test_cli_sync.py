@@ -497,6 +497,21 @@ schema:
       default: world
 """
 
+OUTER_YAML = """\
+summary: ''
+description: ''
+value:
+  modules:
+  - id: inner
+    value:
+      type: flow
+      path: f/flowsync/greet
+      input_transforms:
+        name:
+          type: static
+          value: sub
+"""
+
 
 def flow_folder(root: Path, path: str = "f/flowsync/greet") -> dict[str, str]:
     files = {
@@ -562,11 +577,15 @@ def test_nested_inline_steps_and_locks_get_files_named_by_their_step() -> None:
 def test_a_flow_pushes_runs_pulls_and_round_trips(live: Live, tmp_path: Path) -> None:
     here = tmp_path / "repo"
     files = flow_folder(here)
+    # a flow that runs the other as a sub-flow: pushed after it, though it sorts first
+    files["f/flowsync/a_outer.flow/flow.yaml"] = OUTER_YAML
+    write(here, files)
     pushed = live.cli("push", str(here), "--yes")
     assert pushed.exit_code == 0, pushed.stderr
     assert "+ script f/flowsync/exclaim" in pushed.stderr
     assert "+ flow f/flowsync/greet" in pushed.stderr
     assert '✓ flow f/flowsync/greet (name: string = "world")' in pushed.stderr
+    assert "✓ flow f/flowsync/a_outer" in pushed.stderr
     with live.api() as api:
         saved = api.get("/api/w/main/flows/get/f/flowsync/greet").json()
     assert saved["summary"] == "Greet, then shout"
