@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from server import db, queue, scheduler, schedules
+from tests.conftest import ADMIN_TOKEN
 from tests.test_api_scripts import save
 from tests.test_flows_run import create, js, raw, wait_done
 from tests.test_schedules_leader import T0
@@ -271,7 +272,15 @@ async def test_a_route_serves_a_flow(client: httpx.AsyncClient, worker: service.
     assert served.json() == 12
     queued = await client.get("/api/r/double/7?async=true")
     assert queued.status_code == 202
-    assert queued.text  # the flow's job id
+    client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+    run = await wait_done(client, queued.text)
+    assert (run["job_kind"], run["result"]) == ("flow", 14)
+    # an update can point the route at a script again
+    await save(client, "f/demo/script", "def main(n: int):\n    return n + 1\n")
+    update = route | {"script_path": "f/demo/script", "is_flow": False}
+    changed = await client.post("/api/w/main/http_triggers/update/f/demo/route", json=update)
+    assert changed.status_code == 200, changed.text
+    assert (await client.get("/api/r/double/6")).json() == 7
 
 
 async def test_a_token_route_of_a_flow_takes_a_flow_scoped_token(
