@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -46,9 +46,30 @@ Reader = db.AnyConnection
 # --- definitions --------------------------------------------------------------------------
 
 
-async def definition(conn: Reader, workspace: str, version: int) -> flows.Flow:
-    """A flow version; its typed form is cached by `server.flows` (versions never change)."""
-    return await flows.get_version(conn, workspace=workspace, version_id=version)
+class Definition(NamedTuple):
+    """What an advance runs: the flow version's path and typed document."""
+
+    path: str
+    value: flows.FlowValue
+
+
+async def definition(
+    conn: Reader, job: flow_state.FlowJob, known: Definition | None = None
+) -> Definition:
+    """The version a flow job runs: `known` when the caller read it already (with the lock,
+    or from the parent flow), else fetched; the typed form is cached by `server.flows`."""
+    if known is not None:
+        return known
+    flow = await flows.get_version(
+        conn, workspace=job.workspace, version_id=job.flow_status.version
+    )
+    return Definition(flow.path, flow.definition)
+
+
+def locked_definition(job: flow_state.FlowJob, row: Any) -> Definition:
+    """The version read with a flow's lock (`lock_flow_job`), without another round trip."""
+    raw = str(row["flow_value"]).encode()
+    return Definition(str(row["flow_path"]), flows.typed(job.flow_status.version, raw))
 
 
 def scope_modules(value: flows.FlowValue, scope: list[str | int]) -> list[flows.FlowModule]:
@@ -122,11 +143,11 @@ def _seconds(value: Any, where: str) -> float:
 class _Run:
     """One advance of one flow: the working state and what it decided."""
 
-    def __init__(self, conn: Reader, job: flow_state.FlowJob, flow: flows.Flow) -> None:
+    def __init__(self, conn: Reader, job: flow_state.FlowJob, flow: Definition) -> None:
         self.conn = conn
         self.job = job
         self.flow = flow
-        self.value = flow.definition
+        self.value = flow.value
         self.state = job.flow_status
         self.advance = flow_state.Advance(state=self.state)
         self.modules = scope_modules(self.value, self.state.scope)
@@ -615,18 +636,24 @@ class _Run:
 # --- what server.queue calls --------------------------------------------------------------
 
 
-async def start(conn: Reader, job: flow_state.FlowJob) -> flow_state.Advance:
+async def start(
+    conn: Reader, job: flow_state.FlowJob, flow: Definition | None = None
+) -> flow_state.Advance:
     """Advance a flow job that was just inserted: run until it waits or ends."""
-    flow = await definition(conn, job.workspace, job.flow_status.version)
-    return await _Run(conn, job, flow).run()
+    return await _Run(conn, job, await definition(conn, job, flow)).run()
 
 
 async def child_done(
-    conn: Reader, job: flow_state.FlowJob, child_id: models.JobId, outcome: flow_state.ChildOutcome
+    conn: Reader,
+    job: flow_state.FlowJob,
+    child_id: models.JobId,
+    outcome: flow_state.ChildOutcome,
+    flow: Definition | None = None,
 ) -> flow_state.Advance | None:
-    """flow_state.Advance a flow whose child ended; None when the child no longer matters to it."""
-    flow = await definition(conn, job.workspace, job.flow_status.version)
-    return await _Run(conn, job, flow).child_done(str(child_id), outcome)
+    """Advance a flow whose child ended; None when the child no longer matters to it."""
+    return await _Run(conn, job, await definition(conn, job, flow)).child_done(
+        str(child_id), outcome
+    )
 
 
 def _suspended(
@@ -641,10 +668,10 @@ def _suspended(
 
 
 async def events_arrived(
-    conn: Reader, job: flow_state.FlowJob, step_job: models.JobId
+    conn: Reader, job: flow_state.FlowJob, step_job: models.JobId, flow: Definition
 ) -> flow_state.Advance | None:
     """A resume or cancel URL was used: go on if the waiting step now has what it needs."""
-    run = _Run(conn, job, await definition(conn, job.workspace, job.flow_status.version))
+    run = _Run(conn, job, flow)
     found = _suspended(run, str(step_job))
     if found is None:
         return None  # the step has not finished yet: its end will count the event
@@ -659,7 +686,7 @@ async def events_arrived(
 
 async def suspend_expired(conn: Reader, job: flow_state.FlowJob) -> flow_state.Advance | None:
     """The wait for approval ran out: fail the flow, or go on if the step says so."""
-    run = _Run(conn, job, await definition(conn, job.workspace, job.flow_status.version))
+    run = _Run(conn, job, await definition(conn, job))
     found = _suspended(run, None)
     if found is None:
         run.state.suspended_until = None
@@ -681,10 +708,9 @@ async def suspend_expired(conn: Reader, job: flow_state.FlowJob) -> flow_state.A
     return await run.fail(module, status, error)
 
 
-async def resume_form(conn: Reader, job: flow_state.FlowJob, step_id: str) -> flows.Suspend:
+def resume_form(flow: Definition, step_id: str) -> flows.Suspend:
     """The suspend settings of a step, to check a resume against; Invalid if it has none."""
-    flow = await definition(conn, job.workspace, job.flow_status.version)
-    for module in flows.all_modules(flow.definition):
+    for module in flows.all_modules(flow.value):
         if module.id == step_id and module.suspend is not None:
             return module.suspend
     raise errors.Invalid(

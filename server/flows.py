@@ -159,7 +159,7 @@ class Flow(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def definition(self) -> FlowValue:
-        return _typed(self.version_id, msgspec.json.encode(self.value))
+        return typed(self.version_id, msgspec.json.encode(self.value))
 
 
 class FlowHead(msgspec.Struct, frozen=True, kw_only=True):
@@ -181,8 +181,8 @@ class FlowVersion(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @functools.lru_cache(maxsize=256)
-def _typed(_version_id: int, value: bytes) -> FlowValue:
-    """A version's typed definition; versions are immutable, so cache by id."""
+def typed(_version_id: int, value: bytes) -> FlowValue:
+    """A version's typed definition from its JSON; versions are immutable, so decoded once."""
     return msgspec.json.decode(value, type=FlowValue)
 
 
