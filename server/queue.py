@@ -558,6 +558,8 @@ async def restart_flow(
     if row is None or row["parent_job"] is not None:
         raise errors.NotFound(f"no finished flow run {job_id}")
     old = msgspec.convert(dict(row.items()), flow_state.FlowJob)
+    async with pool.acquire() as conn:
+        flow = await flow_engine.definition(conn, old)
     job = flow_state.FlowJob(
         id=new_job_id(),
         workspace=old.workspace,
@@ -565,9 +567,9 @@ async def restart_flow(
         created_by=created_by,
         tag=old.tag,
         parent_job=None,
-        flow_status=flow_state.restarted(old.flow_status, step_id),
+        flow_status=flow_engine.restart_state(flow, old.flow_status, step_id),
     )
-    work = _Work(_Started(job))
+    work = _Work(_Started(job, flow))
     async with pool.acquire() as conn, conn.transaction():
         await _insert_flow(conn, job, step_id=None)
         await _advance_flows(conn, work)
@@ -653,6 +655,7 @@ async def _apply(
                 status=finish.status,
                 result=finish.result,
                 error=None if finish.error is None else msgspec.to_builtins(finish.error),
+                stopped_early=finish.stopped_early,
             )
             work.pending.append(_Ended(row["parent_job"], job.id, outcome))
     steps = [c for c in advance.children if isinstance(c, flow_state.ChildScript)]
