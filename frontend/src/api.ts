@@ -181,3 +181,18 @@ export interface Update {
   log_offset: number;
   job?: Job;
 }
+
+export interface FlowHead {
+  path: string;
+  version_id: number;
+  summary: string;
+  description: string;
+  edited_by: string;
+  edited_at: string;
+}
+
+/** A flow version as `flows/get` answers it: the OpenFlow document plus who saved it. */
+export interface Flow extends FlowHead {
+  schema: JsonSchema | null;
+  value: { modules: unknown[]; failure_module?: unknown };
+}
