@@ -47,7 +47,9 @@ def events(body: str) -> list[dict[str, Any]]:
 
 async def test_pages_answer_the_app_shell_without_a_token(client: httpx.AsyncClient) -> None:
     client.headers.pop("Authorization")
-    for path in ("/", "/login", "/scripts/f/demo/hello", "/runs/abc", "/edit", "/workers"):
+    pages = ("/", "/login", "/scripts/f/demo/hello", "/runs/abc", "/edit", "/workers")
+    flows = ("/flows", "/flows/f/demo/tour", "/flows/edit", "/approve/main/00/1/ab")
+    for path in (*pages, *flows):
         response = await client.get(path)
         assert response.status_code == 200, path
         assert response.headers["content-type"].startswith("text/html")
@@ -370,10 +372,17 @@ async def test_the_approval_page_reads_its_flow_through_the_signed_url(
     client: httpx.AsyncClient, worker: service.Worker
 ) -> None:
     form = test_flows_suspend.FORM
+    secret = test_flows_run.raw("secret", "def main():\n    return 'not for approvers'\n")
     modules = test_flows_suspend.approval_flow(timeout=60, resume_form={"schema": form})
-    await test_flows_run.create(client, "f/demo/approve", modules)
+    await test_flows_run.create(client, "f/demo/approve", [secret, *modules])
     flow_id = await test_flows_suspend.start(client, "f/demo/approve")
-    step = await test_flows_suspend.waiting_step(client, flow_id)
+    step: dict[str, Any] = {}
+    for _ in range(400):
+        step = (await test_flows_run.job(client, flow_id))["flow_status"]["modules"][1]
+        if step["type"] == "WaitingForEvents":
+            break
+        await asyncio.sleep(0.05)
+    assert step["type"] == "WaitingForEvents", step
     signed = await test_flows_suspend.urls(client, step["job"])
     page = test_flows_suspend.path_of(signed["approvalPage"])
     assert page.startswith(f"/approve/main/{step['job']}/7/")
@@ -389,8 +398,12 @@ async def test_the_approval_page_reads_its_flow_through_the_signed_url(
         assert body["resume_form"] == form
         assert body["job"]["id"] == flow_id
         assert body["job"]["script_path"] == "f/demo/approve"
-        assert [m["id"] for m in body["job"]["raw_flow"]["modules"]] == ["ask", "after"]
-        assert body["job"]["flow_status"]["modules"][0]["type"] == "WaitingForEvents"
-        assert "resume_urls" not in body["job"]["flow_status"]["modules"][0]
+        assert [m["id"] for m in body["job"]["raw_flow"]["modules"]] == ["secret", "ask", "after"]
+        before, waiting, _after = body["job"]["flow_status"]["modules"]
+        assert waiting["type"] == "WaitingForEvents"
+        assert "resume_urls" not in waiting
+        assert waiting["result"] == 42  # the waiting step's result, for the approver
+        assert before["type"] == "Success"
+        assert "result" not in before  # but not the other steps'
         forged = read.replace("/7/", "/8/")
         assert (await anonymous.get(forged)).status_code == 401

@@ -16,10 +16,16 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from tests import test_ui_browser
 from tests.conftest import ADMIN_TOKEN
-from tests.test_ui_browser import base_url, browser, page, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
+
+# test_ui_browser's fixtures, used here under the same names
+browser = test_ui_browser.browser
+base_url = test_ui_browser.base_url
+page = test_ui_browser.page
+sign_in = test_ui_browser.sign_in
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshots" / "flow-page.png"
 
@@ -114,7 +120,7 @@ def step(page: Page, step_id: str) -> Any:
 
 async def test_a_flow_page_draws_the_flow_and_colours_a_run(
     page: Page,
-    base_url: str,  # noqa: F811
+    base_url: str,
     tmp_path: Path,
 ) -> None:
     response = await api(base_url, "POST", "/api/w/main/flows/create", DEMO)
@@ -153,7 +159,9 @@ async def test_a_flow_page_draws_the_flow_and_colours_a_run(
     await expect(details.get_by_label("Logs")).to_contain_text("greeting ada")
     await expect(details.locator(".result-area")).to_contain_text('"hello ada"')
     await step(page, "each").click()
-    await expect(details.get_by_role("list", name="Iterations").get_by_role("listitem")).to_have_count(3)
+    await expect(
+        details.get_by_role("list", name="Iterations").get_by_role("listitem")
+    ).to_have_count(3)
 
     # docs/screenshots/flow-page.png is this page: TIDEMILL_UPDATE_SCREENSHOTS=1 refreshes it
     update = os.environ.get("TIDEMILL_UPDATE_SCREENSHOTS")
@@ -201,9 +209,7 @@ async def test_the_flow_editor_previews_the_graph_and_names_problems(page: Page)
 
     await page.keyboard.press("Control+a")
     await page.keyboard.insert_text(FORWARD)
-    await expect(preview.get_by_role("status")).to_have_text(
-        "1 problem; a save would be refused."
-    )
+    await expect(preview.get_by_role("status")).to_have_text("1 problem; a save would be refused.")
     await expect(problems).to_contain_text("reads results.second")
     await expect(step(page, "first")).to_have_class(re.compile(r"\bfg-problem\b"))
     await expect(step(page, "second")).not_to_have_class(re.compile(r"\bfg-problem\b"))
@@ -222,7 +228,7 @@ async def test_the_flow_editor_previews_the_graph_and_names_problems(page: Page)
 
 async def test_an_approval_page_approves_with_its_form(
     page: Page,
-    base_url: str,  # noqa: F811
+    base_url: str,
 ) -> None:
     response = await api(base_url, "POST", "/api/w/main/flows/create", APPROVAL)
     assert response.status_code == 201, response.text

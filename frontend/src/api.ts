@@ -171,6 +171,10 @@ export interface Job {
   max_attempts: number;
   tag: string;
   schedule_path: string | null;
+  /** `script`, `preview`, `flow`, ... */
+  job_kind?: string;
+  /** The flow job this one is a step, iteration or branch of. */
+  parent_job?: string | null;
 }
 
 export interface Update {

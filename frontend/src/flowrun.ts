@@ -11,7 +11,6 @@ import { type RunView, runView } from "./runview";
 const POLL_MS = 500;
 
 export interface FlowJob extends Job {
-  job_kind?: string;
   flow_status?: FlowStatus;
 }
 

@@ -338,9 +338,10 @@ async def get_suspended_flow(
     """The flow a signed resume URL belongs to: what the approval page shows.
 
     Signed like the resume and cancel URLs (no token): who may approve the step may see
-    the flow it stops, as on Windmill's approval page. Answers `{job, step_id, step_job,
-    resume_form, required_events}`; `job` is the step's flow run with its `flow_status`
-    and the flow version's document as `raw_flow`.
+    the flow run it stops, as on Windmill's approval page: its input, its steps' states
+    and the waiting step's result (not the other steps' results). Answers `{job, step_id,
+    step_job, resume_form, required_events}`; `job` is the step's flow run with its
+    `flow_status` and the flow version's document as `raw_flow`.
     """
     step = queue.parse_job_id(job_id)
     approvals.verify(
@@ -354,6 +355,9 @@ async def get_suspended_flow(
     parent_id = models.JobId(step_job.parent_job)
     parent = await queue.get(pool, workspace=workspace, job_id=parent_id)
     _step, status = await queue.flow_status(pool, workspace=workspace, job_id=parent_id)
+    for other in (status or {}).get("modules", []):
+        if other.get("id") != step_id:
+            other.pop("result", None)  # the link shows the waiting step's result only
     flow = await flows.get_version(pool, workspace=workspace, version_id=int(parent.script_hash))
     module = next((m for m in flows.all_modules(flow.definition) if m.id == step_id), None)
     suspend = module.suspend if module is not None else None
