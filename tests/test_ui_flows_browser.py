@@ -170,6 +170,21 @@ async def test_a_flow_page_draws_the_flow_and_colours_a_run(
         path=str(SCREENSHOT if update else tmp_path / "flow-page.png"), full_page=True
     )
 
+    # on a phone the page does not scroll sideways: a graph wider than the screen scrolls
+    # inside its card, from its left edge
+    await page.set_viewport_size({"width": 360, "height": 740})
+    for path in ("/flows", "/flows/f/demo/tour", "/flows/edit/f/demo/tour"):
+        await page.goto(path)
+        await expect(
+            step(page, "big").or_(page.get_by_role("link", name="f/demo/tour"))
+        ).to_be_visible()
+        width = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], (path, width)
+        if path != "/flows":
+            box = await step(page, "big").bounding_box()
+            card = await page.locator(".flow-graph").bounding_box()
+            assert box is not None and card is not None and box["x"] >= card["x"], (box, card)
+
 
 BAD_YAML = "summary: x\nvalue:\n  modules:\n    - id: a\n     value: [\n"
 FORWARD = """summary: reads a later step

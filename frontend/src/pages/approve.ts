@@ -53,6 +53,7 @@ async function call<T>(method: string, url: string, body?: unknown): Promise<T> 
 }
 
 const WAITING = new Set(["InProgress", "WaitingForEvents"]);
+const DONE: Record<string, string> = { Success: "is done", Failure: "failed" };
 
 export const approvePage: Page = async (main, match) => {
   const [, workspace, jobId, nonce, signature] = match;
@@ -93,7 +94,7 @@ export const approvePage: Page = async (main, match) => {
     stepState.replaceChildren(`The flow is `, statusBadge(current.job.status), " · ",
       step?.type === "WaitingForEvents" ? `step ${current.step_id} waits for approval`
         : step?.type === "InProgress" ? `step ${current.step_id} is still running (an approval now is kept)`
-          : `step ${current.step_id}: ${step?.type ?? "not waiting"}`,
+          : `step ${current.step_id} ${step ? DONE[step.type] ?? "is waiting for earlier steps" : "is not waiting"}`,
       current.required_events > 1 ? ` (${current.required_events} approvals needed)` : "");
     stepResult.replaceChildren(...(step && step.type !== "InProgress" && step.result !== undefined
       ? [h("h3", null, "The step's result"), resultView(step.result, false)] : []));
@@ -156,7 +157,8 @@ export const approvePage: Page = async (main, match) => {
         h("section", { class: "card", "aria-labelledby": "flow-input" },
           h("h2", { id: "flow-input" }, "The run"),
           h("p", { class: "muted" }, `Started ${time(info.job.created_at)} by ${info.job.created_by}`),
-          h("div", { class: "json-tree" }, jsonTree(info.job.args)),
+          h("h3", null, "Input"),
+          Object.keys(info.job.args).length ? h("div", { class: "json-tree" }, jsonTree(info.job.args)) : h("p", { class: "muted" }, "No input."),
           stepResult))),
   );
 };
