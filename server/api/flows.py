@@ -323,8 +323,67 @@ async def cancel_suspended(
     )
 
 
+@get(
+    "/api/w/{workspace:str}/jobs_u/get_flow/{job_id:str}/{resume_id:str}/{signature:str}",
+    exclude_from_auth=True,
+)
+async def get_suspended_flow(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    job_id: FromPath[str],
+    resume_id: FromPath[str],
+    signature: FromPath[str],
+    approver: FromQuery[str | None] = None,
+) -> dict[str, Any]:
+    """The flow a signed resume URL belongs to: what the approval page shows.
+
+    Signed like the resume and cancel URLs (no token): who may approve the step may see
+    the flow run it stops, as on Windmill's approval page: its input, its steps' states
+    and the waiting step's result (not the other steps' results). Answers `{job, step_id,
+    step_job, resume_form, required_events}`; `job` is the step's flow run with its
+    `flow_status` and the flow version's document as `raw_flow`.
+    """
+    step = queue.parse_job_id(job_id)
+    approvals.verify(
+        _signing_key(request, workspace), str(step), _resume_id(resume_id), approver, signature
+    )
+    pool = common.pool(request)
+    step_job = await queue.get(pool, workspace=workspace, job_id=step)
+    step_id, _none = await queue.flow_status(pool, workspace=workspace, job_id=step)
+    if step_job.parent_job is None or step_id is None:
+        raise errors.NotFound(f"job {job_id} is not a step of a flow")
+    parent_id = models.JobId(step_job.parent_job)
+    parent = await queue.get(pool, workspace=workspace, job_id=parent_id)
+    _step, status = await queue.flow_status(pool, workspace=workspace, job_id=parent_id)
+    for other in (status or {}).get("modules", []):
+        if other.get("id") != step_id:
+            other.pop("result", None)  # the link shows the waiting step's result only
+    flow = await flows.get_version(pool, workspace=workspace, version_id=int(parent.script_hash))
+    module = next((m for m in flows.all_modules(flow.definition) if m.id == step_id), None)
+    suspend = module.suspend if module is not None else None
+    form = suspend.resume_form if suspend is not None else None
+    return {
+        "job": {
+            "id": str(parent.id),
+            "script_path": flow.path,
+            "status": parent.status,
+            "args": parent.args,
+            "created_by": parent.created_by,
+            "created_at": parent.created_at,
+            "flow_status": status,
+            "raw_flow": flow.value,
+            "summary": flow.summary,
+        },
+        "step_id": step_id,
+        "step_job": str(step),
+        "resume_form": form.schema if form is not None else None,
+        "required_events": suspend.required_events if suspend is not None else 1,
+    }
+
+
 ROUTES = [
     get_resume_urls,
+    get_suspended_flow,
     resume_suspended,
     cancel_suspended,
     restart_flow,
