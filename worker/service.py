@@ -205,6 +205,9 @@ class Worker:
                 await self._listener.close()
             try:
                 await self._export_cache_counts()
+            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:
+                log.warning("worker %s: could not export its cache counts (%r)", self.name, exc)
+            try:
                 await queue.unregister_worker(self.pool, self.name)
             except TRANSIENT:
                 log.warning("worker %s: could not unregister", self.name)
