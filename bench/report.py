@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import deps, queues, windmill
+from bench import deps, flow40, queues, windmill
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tidemill's two ways of running Python, as the figures name them and as the page does
@@ -26,6 +26,7 @@ class Page:
     overhead: tuple[float, float, int] | None = None  # median s ours, bare, runs
     deps: deps.Figures | None = None
     windmill: windmill.Figures | None = None
+    flow40: flow40.Figures | None = None
     queues: queues.Figures | None = None
 
 
@@ -109,6 +110,8 @@ def render(page: Page) -> str:
         )
     if page.windmill is not None:
         _windmill(table, notes, page.windmill)
+    if page.flow40 is not None:
+        _flow40(table, notes, page.flow40)
     if page.queues is not None:
         _queues(table, notes, page.queues)
     return "\n".join(
@@ -149,6 +152,32 @@ def _windmill(table: Table, notes: list[str], w: windmill.Figures) -> None:
             )
     if w.prefect_error:
         notes.append(f"Prefect could not be measured in this run: `{w.prefect_error}`")
+
+
+def _flow40(table: Table, notes: list[str], f: flow40.Figures) -> None:
+    prefect = f.seconds.get("prefect", {})
+    targets = {"flow": 1.0, "flow warm": 0.3}
+    shapes = (("light", 40, "fib(10)"), ("heavy", 10, "fib(33)"))
+    for shape, steps, work in shapes:
+        for name in ("flow", "flow warm"):
+            mode = "warm mode" if name.endswith("warm") else "process per job"
+            limit = targets[name] if shape == "light" else None
+            figure = f"Flow of {steps} x {work} steps, {mode} (median of {f.rounds[shape]})"
+            for against, theirs in (
+                (f"the same as {steps} separate jobs", f.seconds[name.replace("flow", "jobs")]),
+                (f"Prefect {f.prefect_version or ''}".strip(), prefect),
+            ):
+                table.add(
+                    figure,
+                    f.seconds[name][shape],
+                    "s",
+                    against,
+                    theirs.get(shape),
+                    "—" if limit is None else f"≤ {limit:g} s",
+                    None if limit is None else (lambda v, lim=limit: v <= lim),
+                )
+    if f.prefect_error and not prefect:
+        notes.append(f"Prefect could not be measured for the flows: `{f.prefect_error}`")
 
 
 def _queues(table: Table, notes: list[str], q: queues.Figures) -> None:
@@ -231,6 +260,13 @@ METHOD = """## How each figure is measured
   call's wall time, after a first flow run that registers the flow. Windmill's published
   figures (AWS m4.large) for the 40-task shape: Windmill 4.38 s (dedicated workers 2.09 s),
   Hatchet 1.22 s, Temporal 2.97 s, Prefect 4.87 s, Kestra 6.04 s, Airflow 116 s.
+- **Flows in Windmill's shape** (`bench/flow40.py`): one flow of 40 sequential `script`
+  steps computing fib(10), and one of 10 computing fib(33), each run by one
+  `run_wait_result/f` call (HTTP → the flow's first step queued → each step's completion
+  queues the next in its own transaction → the result), one worker; beside the same
+  steps as separate sync jobs one after another, and Prefect's flow of the same
+  sequential tasks (measured as for Windmill's shape, in the same run). Warm mode: the
+  steps' script is `dedicated_worker`, so every step runs in the worker's kept process.
 - **Queues** (`bench/queues.py`): each tool in its own database on the same PostgreSQL,
   enqueueing with its own library straight into the database (Tidemill with
   `server.queue.enqueue`, what its API calls). Latency: the job carries the time it was

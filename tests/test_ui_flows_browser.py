@@ -78,6 +78,14 @@ DEMO = {
                     "default": [{"id": "small", "value": {"type": "identity"}}],
                 },
             },
+            {
+                "id": "again",
+                "value": {
+                    "type": "whileloopflow",
+                    "modules": [{"id": "tick", "value": {"type": "identity"}}],
+                },
+                "stop_after_if": {"expr": "true"},
+            },
             raw("done", DONE, greeting=js("results.greet"), squares=js("results.each")),
         ],
         "failure_module": raw("alert", "def main():\n    return 'failed'\n"),
@@ -131,8 +139,11 @@ async def test_a_flow_page_draws_the_flow_and_colours_a_run(
     await expect(page.get_by_role("heading", name="f/demo/tour")).to_be_visible()
 
     graph = page.get_by_role("region", name="Graph")
-    for step_id in ("greet", "each", "square", "pick", "big", "small", "done", "alert"):
+    for step_id in ("greet", "each", "square", "pick", "big", "small", "again", "tick"):
         await expect(step(page, step_id)).to_be_visible()
+    for step_id in ("done", "alert"):
+        await expect(step(page, step_id)).to_be_visible()
+    await expect(step(page, "again")).to_contain_text("repeat until a stop_after_if says stop")
     await expect(step(page, "each")).to_contain_text("for each in [1, 2, flow_input.n]")
     await expect(graph.locator(".fg-lane")).to_have_count(2)  # the branch and the default
     await expect(graph.locator(".fg-failure")).to_contain_text("On failure")
@@ -144,9 +155,10 @@ async def test_a_flow_page_draws_the_flow_and_colours_a_run(
 
     run = page.get_by_role("region", name="Flow run")
     await expect(run.get_by_role("status")).to_have_text("success", timeout=30_000)
-    for step_id in ("greet", "each", "square", "pick", "big", "done"):
+    for step_id in ("greet", "each", "square", "pick", "big", "again", "tick", "done"):
         await expect(step(page, step_id)).to_have_attribute("data-state", "Success")
     await expect(step(page, "each")).to_contain_text("3/3 iterations done")
+    await expect(step(page, "again")).to_contain_text("1 iteration done")
     await expect(step(page, "small")).to_have_attribute("data-state", "none")
     await expect(graph.locator('.fg-lane[data-taken="false"]')).to_contain_text("default")
     await expect(step(page, "alert")).to_have_attribute("data-state", "none")

@@ -60,6 +60,8 @@ export function stepKind(module: Obj): string {
       return `sub-flow ${str(value.path)}`;
     case "forloopflow":
       return `for each in ${transformText(value.iterator)}${value.parallel ? " (parallel)" : ""}`;
+    case "whileloopflow":
+      return "repeat until a stop_after_if says stop";
     case "branchone":
       return "first matching branch";
     case "branchall":
@@ -136,7 +138,7 @@ export function flowGraph(value: unknown, onStep: (id: string, module: Obj) => v
   const step = (module: Obj): HTMLElement => {
     const value = isObj(module.value) ? module.value : {};
     const id = str(module.id);
-    if (value.type === "forloopflow") {
+    if (value.type === "forloopflow" || value.type === "whileloopflow") {
       return h("div", { class: "fg-group fg-loop" }, node(module), h("div", { class: "fg-body" }, sequence(modulesOf(value.modules))));
     }
     if (value.type === "branchone") {
@@ -175,7 +177,10 @@ export function flowGraph(value: unknown, onStep: (id: string, module: Obj) => v
         if (status?.flow_jobs && it) {
           const done = (status.flow_jobs_success ?? []).filter((s) => s !== null).length;
           const total = status.branchall ? status.branchall.len : it.itered.length;
-          progress.textContent = `${done}/${total} ${status.branchall ? "branches" : "iterations"} done`;
+          // a while loop has no list to go through: it counts the iterations it ran
+          progress.textContent = !status.branchall && total === 0
+            ? `${done} iteration${done === 1 ? "" : "s"} done`
+            : `${done}/${total} ${status.branchall ? "branches" : "iterations"} done`;
         } else if (status?.iterator && it?.itered.length === 0) {
           progress.textContent = "no iterations";
         } else {

@@ -21,7 +21,8 @@ export interface FlowRunView {
   close(): void;
 }
 
-const CONTAINERS = new Set(["forloopflow", "branchone", "branchall"]);
+const LOOPS = new Set(["forloopflow", "whileloopflow"]);
+const CONTAINERS = new Set([...LOOPS, "branchone", "branchall"]);
 
 /** Reads flow jobs, keeping the ones that ended (they never change again). */
 function jobReader(): (id: string) => Promise<FlowJob> {
@@ -43,7 +44,7 @@ async function collect(job: FlowJob, definition: unknown, read: (id: string) => 
     const module = findModule(definition, status.id);
     const type = isObj(module?.value) ? (module.value as Obj).type : null;
     if (depth > 4 || typeof type !== "string" || !CONTAINERS.has(type)) continue;
-    const children = status.flow_jobs?.length ? (type === "forloopflow" ? status.flow_jobs.slice(-1) : status.flow_jobs) : status.job ? [status.job] : [];
+    const children = status.flow_jobs?.length ? (LOOPS.has(type) ? status.flow_jobs.slice(-1) : status.flow_jobs) : status.job ? [status.job] : [];
     for (const child of children) {
       const childJob = await read(child).catch(() => null);
       if (childJob) await collect(childJob, definition, read, into, depth + 1);
@@ -101,11 +102,11 @@ export function flowRunView(jobId: string, graph: FlowGraph, definition: unknown
     } else if (state.skipped) {
       body.push(h("p", { class: "muted" }, "Skipped (its skip_if was true); its result is the previous step's."));
     } else if (state.flow_jobs?.length) {
-      body.push(h("ol", { class: "iterations", "aria-label": type === "forloopflow" ? "Iterations" : "Branches" },
+      body.push(h("ol", { class: "iterations", "aria-label": typeof type === "string" && LOOPS.has(type) ? "Iterations" : "Branches" },
         state.flow_jobs.map((id, i) => {
           const ok = state.flow_jobs_success?.[i];
           return h("li", null, statusBadge(ok === true ? "success" : ok === false ? "failure" : "running"), " ",
-            h("a", { href: `/runs/${id}`, class: "mono" }, `${type === "forloopflow" ? "iteration" : "branch"} ${i + 1}`));
+            h("a", { href: `/runs/${id}`, class: "mono" }, `${typeof type === "string" && LOOPS.has(type) ? "iteration" : "branch"} ${i + 1}`));
         })));
     } else if (state.job) {
       stepRun = runView(state.job);
