@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from server import arguments, db, errors, flow_engine, flow_state, flows, models
+from server import arguments, db, errors, flow_engine, flow_state, flows, models, requirements
 
 QUEUED_CHANNEL = "tidemill_queued"
 DONE_CHANNEL = "tidemill_done"
@@ -92,11 +92,15 @@ async def enqueue_preview(
     args: dict[str, Any],
     created_by: str,
     tag: str | None = None,
+    requirements_hash: str | None = None,
 ) -> models.JobId:
     """Queue a run of code that is not saved (`preview` is never stored as a version).
 
     The code and its lock are kept with the job, in the transaction that queues it,
-    so a worker that leases the job always finds them.
+    so a worker that leases the job always finds them. A pending lock is resolved as a
+    version's is, by a `dependencies` job (queued here, with a copy of the code, under the
+    requirements' hash), unless one for the same requirements is already on its way: a
+    resolver stores its lock on every preview waiting for those requirements.
     """
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
@@ -108,7 +112,33 @@ async def enqueue_preview(
             preview.lock,
             preview.lock_status,
             preview.lock_error,
+            requirements_hash,
         )
+        if preview.lock_status == "pending" and requirements_hash is not None:
+            busy = await conn.fetchval(
+                db.query("dependency_job_status"), preview.workspace, requirements_hash
+            )
+            if busy is None:
+                resolver = await enqueue_dependencies(
+                    conn,
+                    workspace=preview.workspace,
+                    path=preview.path,
+                    script_hash=requirements_hash,
+                    language=preview.language,
+                    tag=tag,
+                    created_by=created_by,
+                )
+                await conn.execute(
+                    db.query("save_preview_code"),
+                    resolver,
+                    preview.workspace,
+                    preview.language,
+                    preview.content,
+                    None,
+                    "pending",
+                    None,
+                    requirements_hash,
+                )
         await enqueue(
             conn,
             job_id=job_id,
@@ -119,6 +149,33 @@ async def enqueue_preview(
             kind="preview",
         )
     return job_id
+
+
+async def preview_lock(pool: db.Pool, *, workspace: str, job_id: models.JobId) -> models.LockState:
+    """A preview job's lock as it stands (a resolver may have stored it since the lease)."""
+    row = await pool.fetchrow(db.query("get_preview_lock"), workspace, job_id)
+    if row is None:
+        raise errors.NotFound(f"no preview job {job_id}")
+    return msgspec.convert(dict(row.items()), models.LockState)
+
+
+async def store_preview_locks(
+    pool: db.Pool, *, workspace: str, requirements_hash: str, locked: requirements.Lock
+) -> int:
+    """Store a resolved lock (or the resolver's message) on the previews waiting for it.
+
+    Answers how many were waiting; wakes their runs on `tidemill_locked`.
+    """
+    status: models.LockStatus = "failed" if locked.error is not None else "ready"
+    stored = await pool.fetchval(
+        db.query("store_preview_locks"),
+        workspace,
+        requirements_hash,
+        locked.text,
+        status,
+        locked.error,
+    )
+    return int(stored)
 
 
 async def preview_code(pool: db.Pool, *, workspace: str, job_id: models.JobId) -> str | None:
