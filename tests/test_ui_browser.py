@@ -348,6 +348,9 @@ async def test_tokens_are_created_once_listed_and_revoked(page: Page, base_url: 
     await page.get_by_role("link", name="Tokens").click()
     form = page.get_by_role("form", name="New token")
     await form.get_by_label("Label").fill("ci hook")
+    await expect(form.get_by_label("Scopes")).to_have_accessible_description(
+        re.compile(r"run:script/<path> runs that one script, run:flow/<path> that one flow")
+    )
     await form.get_by_label("Scopes").fill("run:f/demo/slow")
     await form.get_by_label("Expires").select_option(label="30 days")
     await form.get_by_role("button", name="Create token").click()
@@ -496,7 +499,7 @@ async def test_every_page_fits_a_phone(page: Page, base_url: str) -> None:
         width = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert width[0] <= width[1], (path, width)  # nothing to scroll sideways
     # the whole navigation wraps onto the screen rather than hiding behind a scroll
-    for name in ("Scripts", "Runs", "Schedules", "Variables", "Tokens", "Workers"):
+    for name in ("Scripts", "Flows", "Runs", "Schedules", "Variables", "Tokens", "Workers"):
         box = (
             await page.get_by_role("navigation", name="Main")
             .get_by_role("link", name=name)

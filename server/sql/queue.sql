@@ -56,9 +56,10 @@ JOIN LATERAL (
     WHERE l.kind <> 'preview'
       AND v.workspace = l.workspace AND v.path = l.script_path AND v.hash = l.script_hash
     UNION ALL
-    -- a preview runs its own code, saved with the job rather than as a version
+    -- a preview runs its own code, saved with the job rather than as a version; so does
+    -- the job resolving a preview's lock (its script_hash is the requirements', no version's)
     SELECT p.content, p.lock, p.lock_status, p.lock_error, false FROM job_previews p
-    WHERE l.kind = 'preview' AND p.job_id = l.id
+    WHERE l.kind IN ('preview', 'dependencies') AND p.job_id = l.id
 ) code ON true
 
 -- name: heartbeat
@@ -327,29 +328,52 @@ SELECT (SELECT count(*) FROM queue
         WHERE $3::integer IS NOT NULL AND workspace = $1 AND script_path = $2
           AND started_at > now() - make_interval(secs => $3) AND kind <> 'dependencies')
 
--- name: last_run_per_script
--- Each script path's newest job (waiting, running or ended), by one index probe per path.
--- $1 workspace.
-SELECT s.path AS script_path, j.id, j.status, j.created_at
-FROM scripts s
+-- name: last_run_per_path
+-- Each script's and each flow's newest job (waiting, running or ended), by one index probe
+-- per path; a flow's runs are its jobs of kind `flow`, a script's the others (a script and
+-- a flow may share a path). $1 workspace.
+SELECT p.path AS script_path, p.is_flow, j.id, j.status, j.created_at
+FROM (
+    SELECT path, false AS is_flow FROM scripts WHERE workspace = $1
+    UNION ALL
+    SELECT path, true AS is_flow FROM flows WHERE workspace = $1
+) p
 CROSS JOIN LATERAL (
     SELECT id, status, created_at FROM (
         (SELECT id, status, created_at FROM queue
-         WHERE workspace = $1 AND script_path = s.path ORDER BY created_at DESC LIMIT 1)
+         WHERE workspace = $1 AND script_path = p.path AND (kind = 'flow') = p.is_flow
+         ORDER BY created_at DESC LIMIT 1)
         UNION ALL
         (SELECT id, status, created_at FROM completed
-         WHERE workspace = $1 AND script_path = s.path ORDER BY created_at DESC LIMIT 1)
+         WHERE workspace = $1 AND script_path = p.path AND (kind = 'flow') = p.is_flow
+         ORDER BY created_at DESC LIMIT 1)
     ) newest
     ORDER BY created_at DESC LIMIT 1
 ) j
-WHERE s.workspace = $1
-ORDER BY s.path
+ORDER BY p.path, p.is_flow
 
 -- name: save_preview_code
--- Keep the code (and lock) of a preview job, in the transaction that queues it.
--- $1 job id, $2 workspace, $3 language, $4 content, $5 lock, $6 lock_status, $7 lock_error.
-INSERT INTO job_previews (job_id, workspace, language, content, lock, lock_status, lock_error)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+-- Keep the code (and lock) of a preview job, or of the job resolving its lock, in the
+-- transaction that queues it. $1 job id, $2 workspace, $3 language, $4 content, $5 lock,
+-- $6 lock_status, $7 lock_error, $8 requirements hash (NULL: nothing to lock).
+INSERT INTO job_previews (job_id, workspace, language, content, lock, lock_status, lock_error,
+                          requirements_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+
+-- name: get_preview_lock
+-- A preview's lock as it stands. $1 workspace, $2 job id.
+SELECT lock, lock_status, lock_error FROM job_previews WHERE workspace = $1 AND job_id = $2
+
+-- name: store_preview_locks
+-- Store what resolving these requirements gave on every preview (and preview resolver)
+-- still waiting for it, and wake the runs that wait. $1 workspace, $2 requirements hash,
+-- $3 lock, $4 lock_status, $5 lock_error.
+WITH stored AS (
+    UPDATE job_previews SET lock = $3, lock_status = $4, lock_error = $5
+    WHERE workspace = $1 AND requirements_hash = $2 AND lock_status = 'pending'
+    RETURNING job_id
+)
+SELECT count(*) AS stored, pg_notify('tidemill_locked', $2) IS NULL AS notified FROM stored
 
 -- name: get_preview_code
 -- The code a preview job ran. $1 workspace, $2 job id.
