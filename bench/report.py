@@ -273,15 +273,18 @@ METHOD = """## How each figure is measured
   enqueued and the job's code computes `now - then` first thing (for Tidemill, the
   script's `main` in its process), one job every 0.3 s on one idle worker. Throughput:
   the jobs are queued first, then 2 workers drain them; jobs/s from the first start to the
-  last end (pgqueuer and procrastinate: to the last start; their handlers are in-process
-  coroutines that return at once). pgqueuer and procrastinate run with their defaults.
+  last end of the queued jobs (the warm-up runs before the fill are left out; pgqueuer and
+  procrastinate: to the last start; their handlers are in-process coroutines that return
+  at once). pgqueuer and procrastinate run with their defaults.
 - **Where the time goes** (what the figures above cannot show): a job in process-per-job
-  mode pays a fresh interpreter (a spare is started after each job, so on a busy machine
-  it competes with the next job for the CPU); every job, warm or not, costs two statements
-  (lease, which also mints the job's token, and complete, which moves the row and wakes
-  waiters), a working directory, and the supervision tasks. pgqueuer and procrastinate run
-  a coroutine in the worker's own process: no process, no token, no directory.
-- **Memory** (`bench/queues.py`): VmRSS of each worker process (`tidemill worker`; its
-  spare interpreter and warm processes are separate processes, not counted) once idle and
-  after the drain, and of the server process (`tidemill up --workers 0`).
+  mode pays a `fork` of its environment's fork server (the interpreter was started before,
+  once) and the child's own work (read its spec, compile and run the script); every job,
+  warm or not, costs two statements (lease, which also mints the job's token, and complete,
+  which moves the row and wakes waiters), a working directory, and the supervision tasks.
+  pgqueuer and procrastinate run a coroutine in the worker's own process: no process, no
+  token, no directory.
+- **Memory** (`bench/queues.py`): VmRSS of each worker process (`tidemill worker`, which
+  hands over to `python -m worker`; its fork servers, their jobs and warm processes are
+  separate processes, not counted) once idle and after the drain, and of the server
+  process (`tidemill up --workers 0`).
 """

@@ -158,6 +158,11 @@ class ForkServer:
             self._booted = True
             output, transport = await _reader_of(log_read)
         except BaseException:
+            # nobody will supervise what this request forks: kill it now, or when it is answered
+            if not answer.done():
+                answer.cancel()
+            elif not answer.cancelled() and answer.exception() is None:
+                execution.kill_group(answer.result())
             os.close(result_read)
             with contextlib.suppress(OSError):
                 os.close(log_read)

@@ -234,11 +234,17 @@ class PythonRunner:
             self._held = None
 
 
+def _started(server: asyncio.Task[forkserver.ForkServer]) -> bool:
+    """Whether a finished server task started its server (which may have died since)."""
+    return not server.cancelled() and server.exception() is None
+
+
 def _running(server: asyncio.Task[forkserver.ForkServer]) -> bool:
-    """Whether a server task started a server that still serves."""
-    return not server.cancelled() and server.exception() is None and server.result().alive()
+    """Whether a finished server task started a server that still serves."""
+    return _started(server) and server.result().alive()
 
 
 async def _stop(server: asyncio.Task[forkserver.ForkServer]) -> None:
-    with contextlib.suppress(OSError):
-        await (await server).stop()
+    await asyncio.wait([server])
+    if _started(server):
+        await server.result().stop()
