@@ -548,14 +548,14 @@ async def test_past_the_size_limit_unused_environments_are_evicted(
         assert (await run(client, "f/deps/v16")).json() == "1.16.0"  # rebuilt
 
 
-async def test_a_spare_preloads_the_stdlib_its_environment_needs(
+async def test_an_environments_fork_server_preloads_the_stdlib_it_needs(
     client: httpx.AsyncClient, worker: service.Worker, config: settings.Settings
 ) -> None:
-    # `six` imports `struct` and `importlib.util`: a spare of its environment has them loaded
-    # before the job arrives; the base environment's spare does not
+    # `six` imports `__future__` and `importlib.util`: the fork server of its environment
+    # has them loaded before the job arrives; the base environment's does not
     probe = (
-        "import sys\nLOADED = [m in sys.modules for m in ('struct', 'importlib.util')]\n{imports}\n"
-        "def main():\n    return LOADED\n"
+        "import sys\nLOADED = [m in sys.modules for m in ('__future__', 'importlib.util')]\n"
+        "{imports}\ndef main():\n    return LOADED\n"
     )
     await save(client, "f/deps/probe_six", probe.format(imports="import six"))
     await save(client, "f/deps/probe_none", probe.format(imports=""))
@@ -567,8 +567,8 @@ async def test_a_spare_preloads_the_stdlib_its_environment_needs(
     while not preload.exists():  # found in the background, after the first job
         assert loop.time() < deadline
         await asyncio.sleep(0.1)
-    assert "struct" in preload.read_text().split(",")
-    # the waiting spare may have started before the list was found; the next one has it
+    assert "importlib.util" in preload.read_text().split(",")
+    # the server restarts with the list between jobs: after the next job, not before it
     assert (await run(client, "f/deps/probe_six")).json() is not None
     assert (await run(client, "f/deps/probe_six")).json() == [True, True]
     assert (await run(client, "f/deps/probe_none")).json() == [False, False]
