@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.test_api_scripts import save
-from worker import service
+from worker import forkserver, service
 
 TYPED = """
 from __future__ import annotations
@@ -251,3 +253,19 @@ async def test_each_job_starts_from_a_clean_process(
         assert (seen["attribute"], seen["variable"], seen["module"]) == (None, None, False)
     assert first["pid"] != second["pid"]
     assert first["random"] != second["random"]
+
+
+async def test_an_interpreter_that_cannot_serve_jobs_says_why(tmp_path: Path) -> None:
+    # what a broken interpreter prints as it fails is the job's error, not lost
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'libpython3.11.so: cannot open shared object' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    server = await forkserver.ForkServer.start(
+        broken, preload="", env={"PATH": "/bin"}, cwd=tmp_path, run_as=None, confinement=None
+    )
+    try:
+        with pytest.raises(forkserver.ServerGone, match="cannot open shared object"):
+            await server.fork(tmp_path / "tidemill-job.json")
+        assert not server.alive()
+    finally:
+        await server.stop()

@@ -40,6 +40,7 @@ BOOT_TIMEOUT_S = 30.0
 FORK_TIMEOUT_S = 5.0
 EXIT_REPORT_S = 2.0
 STOP_GRACE_S = 1.0
+SAID_BYTES = 4096
 
 
 class ServerGone(OSError):
@@ -83,6 +84,11 @@ class ForkServer:
         # requests not answered yet, in the order they were sent: the server answers in order
         self._pending: collections.deque[asyncio.Future[Forked]] = collections.deque()
         self._children: dict[int, Forked] = {}
+        # what it says on stderr (only a server that cannot start says anything): the
+        # last of it goes into the error of the job it failed
+        self._said = execution.Tail(SAID_BYTES)
+        assert proc.stderr is not None
+        self._listener = asyncio.ensure_future(_keep(proc.stderr, self._said))
         self._reader = asyncio.ensure_future(self._read())
 
     @classmethod
@@ -108,7 +114,7 @@ class ForkServer:
                 *([preload] if preload else []),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
                 pass_fds=(theirs.fileno(),),
                 env=env,
                 cwd=cwd,
@@ -144,7 +150,7 @@ class ForkServer:
             try:
                 socket.send_fds(self._control, [str(spec).encode()], [log_write, result_write])
             except OSError as exc:
-                raise ServerGone(f"the fork server is gone ({exc})") from None
+                raise await self._gone(f"the fork server is gone ({exc})") from None
             finally:
                 os.close(log_write)
                 os.close(result_write)
@@ -192,9 +198,12 @@ class ForkServer:
         except (OSError, ValueError, IndexError):
             pass  # a server that garbles its answers is as good as gone
         finally:
-            for answer in self._pending:
-                if not answer.done():
-                    answer.set_exception(ServerGone("the fork server exited"))
+            waiting = [answer for answer in self._pending if not answer.done()]
+            if waiting:
+                gone = await self._gone("the fork server exited")
+                for answer in waiting:
+                    if not answer.done():
+                        answer.set_exception(gone)
             self._pending.clear()
             for child in self._children.values():
                 child.ended(None)
@@ -213,6 +222,12 @@ class ForkServer:
         else:
             answer.set_result(child)
 
+    async def _gone(self, reason: str) -> ServerGone:
+        """The error for a server that is gone, with the last of what it said as it went."""
+        await asyncio.wait([self._listener], timeout=STOP_GRACE_S)  # its stderr ends with it
+        said = self._said.value().decode(errors="replace").strip()
+        return ServerGone(f"{reason}; it said:\n{said}" if said else reason)
+
     async def stop(self) -> None:
         """End the server, and kill what is left in its cgroup.
 
@@ -229,13 +244,19 @@ class ForkServer:
         with contextlib.suppress(TimeoutError):  # its end is closed now: the reader ends
             await asyncio.wait_for(asyncio.shield(self._reader), STOP_GRACE_S)
         self._reader.cancel()
-        await asyncio.gather(self._reader, return_exceptions=True)
+        self._listener.cancel()
+        await asyncio.gather(self._reader, self._listener, return_exceptions=True)
         self._control.close()
         if self._cgroup is not None:
             for _ in range(50):
                 if limits.kill_and_remove(self._cgroup):
                     break
                 await asyncio.sleep(0.01)
+
+
+async def _keep(stream: asyncio.StreamReader, tail: execution.Tail) -> None:
+    while chunk := await stream.read(execution.READ_CHUNK):
+        tail.write(chunk)
 
 
 async def _reader_of(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
