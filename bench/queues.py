@@ -93,8 +93,11 @@ async def tidemill_latency(dsn: str, path: str, samples: int) -> list[float]:
         await pool.close()
 
 
-async def tidemill_fill(dsn: str, path: str, jobs: int) -> None:
-    """Queue `jobs` runs due a little later, when all are queued (or nearly: a loaded machine)."""
+async def tidemill_fill(dsn: str, path: str, jobs: int) -> datetime.datetime:
+    """Queue `jobs` runs due a little later, when all are queued (or nearly: a loaded machine).
+
+    Answers the time they are due: it tells them from the runs made before.
+    """
     pool = await db.create_pool(dsn, min_size=4, max_size=4)
     try:
         script = await _script(pool, path)
@@ -103,23 +106,24 @@ async def tidemill_fill(dsn: str, path: str, jobs: int) -> None:
             await asyncio.gather(
                 *(_enqueue(pool, script, {}, due) for _ in range(min(4, jobs - start)))
             )
+        return due
     finally:
         await pool.close()
 
 
-async def tidemill_drained(dsn: str, path: str, jobs: int) -> float:
-    """Wait until `jobs` runs of `path` completed; their jobs/s, first start to last end."""
+async def tidemill_drained(dsn: str, path: str, jobs: int, due: datetime.datetime) -> float:
+    """Wait until the `jobs` runs of `path` due at `due` completed; their jobs/s, first start
+    to last end (the warm-up runs before them, and the wait for `due`, are not counted)."""
     pool = await db.create_pool(dsn, min_size=1, max_size=1)
     try:
-        while (
-            await pool.fetchval("SELECT count(*) FROM completed WHERE script_path = $1", path)
-            < jobs
-        ):
+        count = "SELECT count(*) FROM completed WHERE script_path = $1 AND scheduled_for = $2"
+        while await pool.fetchval(count, path, due) < jobs:
             await asyncio.sleep(0.5)
         span = await pool.fetchval(
             "SELECT extract(epoch FROM max(completed_at) - min(started_at)) FROM completed"
-            " WHERE script_path = $1",
+            " WHERE script_path = $1 AND scheduled_for = $2",
             path,
+            due,
         )
         return jobs / float(span)
     finally:
@@ -146,14 +150,14 @@ def tidemill(figures: Figures) -> None:
             workers = stack.start_workers(2)
             for _ in range(4):
                 stack.run_sync(f"f/bench/noop{suffix}", {})
-            asyncio.run(tidemill_fill(dsn, f"f/bench/noop{suffix}", figures.jobs))
+            due = asyncio.run(tidemill_fill(dsn, f"f/bench/noop{suffix}", figures.jobs))
             time.sleep(1)
             if not figures.server_idle_mb:
                 figures.server_idle_mb = rss_mb(stack.proc.pid)
             idle = [rss_mb(w.pid) for w in workers]
             figures.worker_idle_mb[name] = max(idle)
             figures.throughput[name] = asyncio.run(
-                tidemill_drained(dsn, f"f/bench/noop{suffix}", figures.jobs + 4)
+                tidemill_drained(dsn, f"f/bench/noop{suffix}", figures.jobs, due)
             )
             after = [rss_mb(w.pid) for w in workers]
             figures.worker_growth_mb[name] = max(a - b for a, b in zip(after, idle, strict=True))
