@@ -46,13 +46,20 @@ WITH done AS (
 ), revoked AS (
     DELETE FROM tokens t USING done WHERE t.job_id = done.id
 ), next AS (
-    -- the first due job nobody holds: SKIP LOCKED lets workers pass each other
-    SELECT id FROM queue
-    WHERE status = 'queued' AND tag = ANY($2::text[]) AND scheduled_for <= now()
-      AND CASE WHEN $5::uuid IS NULL THEN concurrent_limit IS NULL ELSE id = $5 END
-    ORDER BY priority DESC, scheduled_for
+    -- the first due job nobody holds: SKIP LOCKED lets workers pass each other. Per tag,
+    -- so that each probe reads queue_lease in order and stops at its first row, however
+    -- many jobs wait (`tag = ANY(...)` would sort them all on every lease)
+    SELECT first.id FROM unnest($2::text[]) AS tags(tag)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, scheduled_for FROM queue
+        WHERE status = 'queued' AND queue.tag = tags.tag AND scheduled_for <= now()
+          AND CASE WHEN $5::uuid IS NULL THEN concurrent_limit IS NULL ELSE id = $5 END
+        ORDER BY priority DESC, scheduled_for
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    ) first
+    ORDER BY first.priority DESC, first.scheduled_for
     LIMIT 1
-    FOR UPDATE SKIP LOCKED
 ), leased AS (
     UPDATE queue q
     SET status = 'running', worker = $1, started_at = now(), heartbeat_at = now(),
