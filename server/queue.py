@@ -272,6 +272,16 @@ async def _lease_limited(
     return None
 
 
+async def next_due_in(pool: db.Pool, *, tags: list[str]) -> float | None:
+    """Seconds until a waiting job of `tags` that is not due yet becomes due; None if none.
+
+    A job queued for later sends no notification when its time comes: an idle worker
+    sleeps until then (or its poll, if sooner) instead of finding it a poll late.
+    """
+    seconds = await pool.fetchval(db.query("next_due"), tags)
+    return None if seconds is None else float(seconds)
+
+
 async def heartbeat(pool: db.Pool, *, worker: str, job_id: models.JobId | None) -> bool:
     """Keep the lease alive; True when the job has been canceled meanwhile."""
     return bool(await pool.fetchval(db.query("heartbeat"), worker, job_id))

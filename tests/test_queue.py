@@ -6,9 +6,11 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
-from server import db, models, queue, scripts
+from server import db, models, queue, scripts, settings
+from worker import service
 
 
 async def saved_script(pool: db.Pool) -> models.Script:
@@ -206,3 +208,51 @@ async def test_a_stopping_worker_ends_its_job_and_leases_nothing(pool: db.Pool) 
     )
     assert not ended and leased is not None
     assert (await queue.get(pool, workspace="main", job_id=job.id)).status == "failure"
+
+
+async def test_next_due_names_the_wait_for_a_job_queued_for_later(pool: db.Pool) -> None:
+    script = await saved_script(pool)
+    assert await queue.next_due_in(pool, tags=["default"]) is None
+    for seconds, tag in [(30, "default"), (5, "other"), (-5, "default")]:
+        await queue.enqueue(
+            pool,
+            job_id=queue.new_job_id(),
+            script=script,
+            args={},
+            created_by="admin",
+            tag=tag,
+            scheduled_for=datetime.now(UTC) + timedelta(seconds=seconds),
+        )
+    # the job due already is the lease's, not a wait; the other tag's is not this worker's
+    due_in = await queue.next_due_in(pool, tags=["default"])
+    assert due_in is not None and 28 < due_in <= 30
+
+
+async def test_an_idle_worker_wakes_when_a_job_falls_due_not_at_its_poll(
+    pool: db.Pool, dsn: str, config: settings.Settings
+) -> None:
+    script = await saved_script(pool)
+    slow_poll = msgspec.structs.replace(config, poll_s=30)
+    worker = service.Worker(slow_poll, pool, dsn, name="patient")
+    stop = asyncio.Event()
+    running = asyncio.ensure_future(worker.run(stop))
+    try:
+        due = datetime.now(UTC) + timedelta(seconds=1.5)
+        job_id = await queue.enqueue(
+            pool,
+            job_id=queue.new_job_id(),
+            script=script,
+            args={},
+            created_by="admin",
+            scheduled_for=due,
+        )
+        for _ in range(200):
+            job = await queue.get(pool, workspace="main", job_id=job_id)
+            if job.started_at is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert job.started_at is not None, "not started within 10 s (a poll is 30 s)"
+        assert timedelta(0) <= job.started_at - due < timedelta(seconds=1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)

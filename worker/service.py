@@ -1,8 +1,10 @@
 """A worker: lease a job, run it, record it, repeat.
 
-Each worker process runs one job at a time. It sleeps on LISTEN
-`tidemill_queued` (polling every `poll_s` in case a notification is lost),
-heartbeats while it runs so others can tell it is alive, and on every
+Each worker process runs one job at a time. While jobs wait, the statement
+that records a job's end also leases the next: one round trip and one commit
+per job. Idle, it sleeps on LISTEN `tidemill_queued`, polling every `poll_s`
+in case a notification is lost and waking when a job queued for later falls
+due. It heartbeats while it runs so others can tell it is alive, and on every
 heartbeat also gives back the jobs of workers that went silent.
 """
 
@@ -196,13 +198,13 @@ class Worker:
                 # runs must wake the next round, not be left to the poll
                 self._wake.clear()
                 try:
-                    served = await self._serve_one()
+                    idle_s = None if await self._serve_one() else await self._wait_s()
                 except TRANSIENT as exc:
                     log.warning("worker %s: database unavailable (%s)", self.name, exc)
                     await _sleep_or(stop, min(self.config.poll_s, 1.0))
                     continue
-                if not served:
-                    await self._idle(stop)
+                if idle_s is not None:
+                    await self._idle(stop, idle_s)
         finally:
             beat.cancel()
             await asyncio.gather(beat, return_exceptions=True)
@@ -215,9 +217,16 @@ class Worker:
             except TRANSIENT:
                 log.warning("worker %s: could not unregister", self.name)
 
-    async def _idle(self, stop: asyncio.Event) -> None:
+    async def _wait_s(self) -> float:
+        """How long to sleep when idle: the poll interval, or less if a job falls due sooner."""
+        due_in = await queue.next_due_in(self.pool, tags=self.tags)
+        if due_in is None:
+            return self.config.poll_s
+        return min(self.config.poll_s, max(due_in, 0.001))
+
+    async def _idle(self, stop: asyncio.Event, timeout_s: float) -> None:
         waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-        await asyncio.wait(waits, timeout=self.config.poll_s, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
         for task in waits:
             task.cancel()
 

@@ -98,6 +98,12 @@ LEFT JOIN (
     ) code ON true
 ) ON true
 
+-- name: next_due
+-- Seconds until the next waiting job of these tags that is not due yet becomes due (NULL:
+-- none), so an idle worker wakes for it rather than at its next poll. $1 tags.
+SELECT extract(epoch FROM min(scheduled_for) - now())::float8 FROM queue
+WHERE status = 'queued' AND tag = ANY($1::text[]) AND scheduled_for > now()
+
 -- name: heartbeat
 -- Prove this worker and its job are alive; answers whether the job was canceled.
 -- $1 worker, $2 job id (or NULL when idle).
