@@ -290,7 +290,10 @@ class Worker:
         try:
             return await self._run_in(workdir, job, token)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            try:
+                workdir.rmdir()  # a job that left no files (a warm one, often): one call
+            except OSError:
+                shutil.rmtree(workdir, ignore_errors=True)
 
     async def _resolve_args(self, job: models.LeasedJob) -> references.Resolved:
         """The job's arguments with `$var:`/`$res:` read as the user who started it."""
