@@ -3,7 +3,7 @@
 Each figure is measured in the same run as what it is compared with, and
 written beside it as a ratio and beside the issue's target. `--quick` runs
 every measure small (for a smoke test, or a first look on a busy machine);
-`--only NAME` runs some of them (overhead, deps, windmill, queues) and
+`--only NAME` runs some of them (overhead, deps, windmill, flow40, queues) and
 leaves the others out of the page.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench import report
 
-NAMES = ("overhead", "deps", "windmill", "queues")
+NAMES = ("overhead", "deps", "windmill", "flow40", "queues")
 
 
 def main(argv: list[str]) -> None:
@@ -48,6 +48,11 @@ def main(argv: list[str]) -> None:
 
         print("windmill shape ...", file=sys.stderr, flush=True)
         page.windmill = windmill.measure(args.quick)
+    if "flow40" in chosen:
+        from bench import flow40
+
+        print("flows in windmill's shape ...", file=sys.stderr, flush=True)
+        page.flow40 = flow40.measure(args.quick, page.windmill)
     if "queues" in chosen:
         from bench import queues
 

@@ -9,13 +9,19 @@ Prints, in one run:
    interleaved (target: p50 within 5 ms), back to back and then paced (spares
    are booted after each job: back to back on a busy machine, a job may wait
    for its spare to finish booting);
-3. 20 scripts with one lock: how many environments were built.
+3. 20 scripts with one lock: how many environments were built;
+4. previews of a script with new requirements: the first (its `dependencies` job
+   resolves the lock, the environment is built), then again with the same
+   requirements (the workspace's lock cache: no job, no resolver, a warm
+   environment), against one `uv pip compile` of those requirements with a warm
+   uv cache (what each preview's request spent before previews were locked by jobs).
 
     uv run python bench/deps.py [N]
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import subprocess
@@ -27,6 +33,7 @@ from typing import NamedTuple
 from uv import find_uv_bin
 
 from bench.stack import Stack, percentile
+from server import requirements
 
 REQUESTS = "import requests\n\ndef main():\n    return requests.__name__\n"
 REQUESTS_723 = (
@@ -34,6 +41,7 @@ REQUESTS_723 = (
 )
 SIX = "import six\n\ndef main():\n    return six.PY3\n"
 NONE = "def main():\n    return True\n"
+PINNED = "# pin: six==1.16.0\nimport six\n\ndef main(n: int = 0):\n    return six.__version__\n"
 # paced runs: time for the spare interpreters started after a job to boot before the next
 PAUSE_S = 0.1
 
@@ -47,6 +55,9 @@ class Figures(NamedTuple):
     paced_dep: list[float]
     paced_none: list[float]
     built: int
+    preview_first: float
+    preview_again: list[float]
+    compile_warm: list[float]
 
 
 def measure(runs: int) -> Figures:
@@ -86,6 +97,14 @@ def _measure(runs: int) -> Figures:
             stack.run_sync(f"f/bench/shared_{i}", {})
         built = len(set(envs.iterdir()) - before)
 
+        preview_first = timed_preview(stack, 0)
+        preview_again = [timed_preview(stack, n) for n in range(1, runs + 1)]
+    compile_warm = []
+    for _ in range(max(runs // 4, 3)):
+        started = time.perf_counter()
+        asyncio.run(requirements.lock(requirements.of_python(PINNED)))
+        compile_warm.append(time.perf_counter() - started)
+
     script = Path(tempfile.mkdtemp()) / "req.py"
     script.write_text(REQUESTS_723)
     env = dict(os.environ, UV_CACHE_DIR=tempfile.mkdtemp(prefix="tidemill-bench-uv-"))
@@ -94,11 +113,37 @@ def _measure(runs: int) -> Figures:
         [find_uv_bin(), "run", "--script", str(script)], env=env, capture_output=True, check=True
     )
     uv_cold = time.perf_counter() - started
-    return Figures(saved, cold, uv_cold, with_dep, without, paced_dep, paced_none, built)
+    return Figures(
+        saved,
+        cold,
+        uv_cold,
+        with_dep,
+        without,
+        paced_dep,
+        paced_none,
+        built,
+        preview_first,
+        preview_again,
+        compile_warm,
+    )
+
+
+def timed_preview(stack: Stack, n: int) -> float:
+    """Seconds for one sync preview of `PINNED` (its body changes, its requirements do not)."""
+    started = time.perf_counter()
+    status, body = stack.call(
+        "POST",
+        "/api/w/main/jobs/run_wait_result/preview",
+        {"content": PINNED.replace("n: int = 0", f"n: int = {n}"), "language": "python3"},
+    )
+    if status != 200:
+        raise RuntimeError(f"preview: {status} {body}")
+    return time.perf_counter() - started
 
 
 def main(runs: int) -> None:
-    saved, cold, uv_cold, with_dep, without, paced_dep, paced_none, built = measure(runs)
+    f = measure(runs)
+    saved, cold, uv_cold, with_dep, without, paced_dep, paced_none, built = f[:8]
     print(
         f"(1) cold, empty uv cache: tidemill save {saved * 1000:.0f} ms, "
         f"save + first run {cold * 1000:.0f} ms; `uv run --script` {uv_cold * 1000:.0f} ms; "
@@ -116,6 +161,9 @@ def main(runs: int) -> None:
         f"(3) 20 scripts with one lock built {built} environment(s) (target 0 new: "
         "the lock of `six` was already built in (2))"
     )
+    print(f"(4) first preview with new requirements {f.preview_first * 1000:.0f} ms")
+    report("(4) preview again, same requirements", f.preview_again)
+    report("    one `uv pip compile` of them, warm", f.compile_warm)
 
 
 def warm_runs(stack: Stack, runs: int, *, pause_s: float) -> tuple[list[float], list[float]]:

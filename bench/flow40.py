@@ -1,74 +1,54 @@
-"""Flows against Windmill's published benchmark shape, with the same work as plain jobs.
+"""Flows in Windmill's published benchmark shape, beside the same work as separate jobs.
 
 Windmill's shape: one flow of 40 sequential steps each computing fib(10), and one of
-10 sequential fib(33) steps. Each is timed end to end through `run_wait_result/f`,
-next to the same steps run as 40 (or 10) separate sync jobs one after another, and,
-when `uv` can fetch it, Prefect's 40-task flow in the same run. Windmill published
-4.38 s for the 40-step flow (2.09 s with dedicated workers), Hatchet 1.22 s.
+10 sequential fib(33) steps. Each flow is timed end to end through one
+`run_wait_result/f` call, next to the same steps run as 40 (10) separate sync jobs
+one after another (`bench.windmill.sequential`), in process-per-job mode and in warm
+mode (steps of a `dedicated_worker` script), interleaved, on one worker. Prefect 3's
+flow of the same sequential tasks runs in the same bench run (`bench.windmill.prefect`,
+in its own environment against its own server); when `python -m bench` runs the
+windmill bench too, its Prefect figures are reused rather than measured twice.
+Windmill published 4.38 s for the 40-step flow (2.09 s with dedicated workers),
+Hatchet 1.22 s.
 
-    uv run python -m bench.flow40 [rounds]
+    uv run python -m bench.flow40 [--quick]
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from uv import find_uv_bin
-
+from bench import windmill
 from bench.stack import Stack
 
-FIB = (
-    "def fib(n: int) -> int:\n"
-    "    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\n"
-    "def main(n: int, previous: int = 0):\n"
-    "    return fib(n)\n"
-)
-
-PREFECT = """
-import time
-from prefect import flow, task
-
-def fib(n):
-    return n if n < 2 else fib(n - 1) + fib(n - 2)
-
-@task
-def step(n, previous):
-    return fib(n)
-
-@flow
-def forty(n: int, steps: int):
-    previous = 0
-    for _ in range(steps):
-        previous = step(n, previous)
-    return previous
-
-forty(10, 1)  # start Prefect's ephemeral API before timing
-started = time.perf_counter()
-forty(10, 40)
-print(f"{time.perf_counter() - started:.3f}")
-"""
+CONTENDERS = ("flow", "flow warm", "jobs", "jobs warm")
 
 
-def flow_body(path: str, steps: int, n: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Figures:
+    """Median seconds per shape (`light`: 40 x fib(10), `heavy`: 10 x fib(33))."""
+
+    rounds: dict[str, int]
+    seconds: dict[str, dict[str, float]]  # contender -> shape -> median s
+    prefect_version: str | None = None
+    prefect_error: str | None = None
+
+
+def flow_body(path: str, script: str, steps: int, n: int) -> dict[str, Any]:
+    """A flow of `steps` sequential steps, each running `script` with `n`."""
     modules = [
         {
             "id": f"s{i}",
             "value": {
                 "type": "script",
-                "path": "f/bench/fib",
-                "input_transforms": {
-                    "n": {"type": "static", "value": n},
-                    "previous": {
-                        "type": "javascript",
-                        "expr": "previous_result" if i else "0",
-                    },
-                },
+                "path": script,
+                "input_transforms": {"n": {"type": "static", "value": n}},
             },
         }
         for i in range(steps)
@@ -84,51 +64,56 @@ def timed_flow(stack: Stack, path: str) -> float:
     return time.perf_counter() - started
 
 
-def timed_jobs(stack: Stack, steps: int, n: int) -> float:
-    started = time.perf_counter()
-    previous = 0
-    for _ in range(steps):
-        previous = stack.run_sync("f/bench/fib", {"n": n, "previous": previous})
-    return time.perf_counter() - started
+def tidemill(rounds: dict[str, int]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {name: {} for name in CONTENDERS}
+    with Stack(workers=1) as stack:
+        stack.save("f/bench/fib", windmill.FIB)
+        stack.save("f/bench/fib_warm", windmill.FIB, dedicated_worker=True)
+        for shape, (steps, n) in windmill.SHAPES.items():
+            for script, suffix in (("f/bench/fib", ""), ("f/bench/fib_warm", "_warm")):
+                body = flow_body(f"f/bench/{shape}{suffix}", script, steps, n)
+                status, answer = stack.call("POST", "/api/w/main/flows/create", body)
+                if status != 201:
+                    raise RuntimeError(f"create {body['path']}: {status} {answer}")
+        # warm every path once: the warm module loads, the flow versions are cached
+        for path in ("f/bench/fib", "f/bench/fib_warm"):
+            windmill.sequential(stack, path, 5, 10)
+        for suffix in ("", "_warm"):
+            timed_flow(stack, f"f/bench/light{suffix}")
+        for shape, (steps, n) in windmill.SHAPES.items():
+            samples: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+            for _ in range(rounds[shape]):  # interleaved: noise hits all alike
+                samples["flow"].append(timed_flow(stack, f"f/bench/{shape}"))
+                samples["jobs"].append(windmill.sequential(stack, "f/bench/fib", steps, n))
+                samples["flow warm"].append(timed_flow(stack, f"f/bench/{shape}_warm"))
+                samples["jobs warm"].append(
+                    windmill.sequential(stack, "f/bench/fib_warm", steps, n)
+                )
+            for name, values in samples.items():
+                out[name][shape] = statistics.median(values)
+    return out
 
 
-def prefect_seconds() -> str:
-    script = Path(tempfile.mkdtemp()) / "prefect_forty.py"
-    script.write_text(PREFECT)
-    try:
-        done = subprocess.run(
-            [find_uv_bin(), "run", "--no-project", "--with", "prefect", "python", str(script)],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
+def measure(quick: bool, prefect: windmill.Figures | None = None) -> Figures:
+    """Ours, and Prefect's from `prefect` (a windmill bench of this run) or measured here."""
+    rounds = {"light": 1, "heavy": 1} if quick else {"light": 5, "heavy": 3}
+    seconds = tidemill(rounds)
+    if prefect is not None:
+        if "prefect" in prefect.seconds:
+            seconds["prefect"] = prefect.seconds["prefect"]
+        return Figures(
+            rounds=rounds,
+            seconds=seconds,
+            prefect_version=prefect.prefect_version,
+            prefect_error=prefect.prefect_error,
         )
-    except subprocess.TimeoutExpired:
-        return "timed out"
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        return "did not run: " + (done.stderr.strip().splitlines() or ["?"])[-1]
-    return f"{float(lines[-1]):.2f} s"
-
-
-def main(rounds: int) -> None:
-    with Stack(workers=2) as stack:
-        stack.save("f/bench/fib", FIB)
-        for path, steps, n in (("f/bench/flow40", 40, 10), ("f/bench/flow10", 10, 33)):
-            status, body = stack.call("POST", "/api/w/main/flows/create", flow_body(path, steps, n))
-            if status != 201:
-                raise RuntimeError(f"create {path}: {status} {body}")
-        timed_flow(stack, "f/bench/flow40")  # warm
-        results: dict[str, list[float]] = {}
-        for _ in range(rounds):
-            results.setdefault("flow, 40 x fib(10)", []).append(timed_flow(stack, "f/bench/flow40"))
-            results.setdefault("40 separate jobs", []).append(timed_jobs(stack, 40, 10))
-            results.setdefault("flow, 10 x fib(33)", []).append(timed_flow(stack, "f/bench/flow10"))
-            results.setdefault("10 separate jobs", []).append(timed_jobs(stack, 10, 33))
-    for name, samples in results.items():
-        print(f"{name:24} median {statistics.median(samples):6.2f} s  (best {min(samples):.2f} s)")
-    print(f"{'Prefect, 40 tasks':24} {prefect_seconds()}")
+    try:
+        seconds["prefect"], version = windmill.prefect(rounds)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        return Figures(rounds=rounds, seconds=seconds, prefect_error=str(exc)[-500:])
+    return Figures(rounds=rounds, seconds=seconds, prefect_version=version)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+    figures = measure("--quick" in sys.argv)
+    print(json.dumps(figures.__dict__, indent=2))

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import deps, queues, windmill
+from bench import deps, flow40, queues, windmill
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tidemill's two ways of running Python, as the figures name them and as the page does
+MODES = {"tidemill": "process per job", "tidemill warm": "warm mode"}
 
 
 @dataclass
@@ -24,6 +26,7 @@ class Page:
     overhead: tuple[float, float, int] | None = None  # median s ours, bare, runs
     deps: deps.Figures | None = None
     windmill: windmill.Figures | None = None
+    flow40: flow40.Figures | None = None
     queues: queues.Figures | None = None
 
 
@@ -98,8 +101,17 @@ def render(page: Page) -> str:
             target="0",
             met=lambda v: v == 0,
         )
+        table.add(
+            "Preview again with the same requirements (lock cache), p50",
+            statistics.median(d.preview_again) * 1000,
+            "ms",
+            "one `uv pip compile` of them, warm cache",
+            statistics.median(d.compile_warm) * 1000,
+        )
     if page.windmill is not None:
         _windmill(table, notes, page.windmill)
+    if page.flow40 is not None:
+        _flow40(table, notes, page.flow40)
     if page.queues is not None:
         _queues(table, notes, page.queues)
     return "\n".join(
@@ -127,8 +139,7 @@ def _windmill(table: Table, notes: list[str], w: windmill.Figures) -> None:
     prefect = w.seconds.get("prefect", {})
     targets = {"tidemill": 1.0, "tidemill warm": 0.25}
     for shape, label in (("light", "40 x fib(10), one after another"), ("heavy", "10 x fib(33)")):
-        for name in ("tidemill", "tidemill warm"):
-            mode = "warm mode" if name.endswith("warm") else "process per job"
+        for name, mode in MODES.items():
             limit = targets[name] if shape == "light" else None
             table.add(
                 f"{label}, {mode} (median of {w.rounds[shape]})",
@@ -143,10 +154,35 @@ def _windmill(table: Table, notes: list[str], w: windmill.Figures) -> None:
         notes.append(f"Prefect could not be measured in this run: `{w.prefect_error}`")
 
 
+def _flow40(table: Table, notes: list[str], f: flow40.Figures) -> None:
+    prefect = f.seconds.get("prefect", {})
+    targets = {"flow": 1.0, "flow warm": 0.3}
+    shapes = (("light", 40, "fib(10)"), ("heavy", 10, "fib(33)"))
+    for shape, steps, work in shapes:
+        for name in ("flow", "flow warm"):
+            mode = "warm mode" if name.endswith("warm") else "process per job"
+            limit = targets[name] if shape == "light" else None
+            figure = f"Flow of {steps} x {work} steps, {mode} (median of {f.rounds[shape]})"
+            for against, theirs in (
+                (f"the same as {steps} separate jobs", f.seconds[name.replace("flow", "jobs")]),
+                (f"Prefect {f.prefect_version or ''}".strip(), prefect),
+            ):
+                table.add(
+                    figure,
+                    f.seconds[name][shape],
+                    "s",
+                    against,
+                    theirs.get(shape),
+                    "—" if limit is None else f"≤ {limit:g} s",
+                    None if limit is None else (lambda v, lim=limit: v <= lim),
+                )
+    if f.prefect_error and not prefect:
+        notes.append(f"Prefect could not be measured for the flows: `{f.prefect_error}`")
+
+
 def _queues(table: Table, notes: list[str], q: queues.Figures) -> None:
     peers = [p for p in ("pgqueuer", "procrastinate") if p in q.latency_ms]
-    for name in ("tidemill", "tidemill warm"):
-        mode = "warm mode" if name.endswith("warm") else "process per job"
+    for name, mode in MODES.items():
         for peer in peers or ["—"]:
             table.add(
                 f"Enqueue → start on an idle worker, p50 of {q.samples}, {mode}",
@@ -157,8 +193,7 @@ def _queues(table: Table, notes: list[str], q: queues.Figures) -> None:
                 "≤ 3 ms",
                 lambda v: v <= 3,
             )
-    for name, limit in (("tidemill", 80), ("tidemill warm", 1000)):
-        mode = "warm mode" if name.endswith("warm") else "process per job"
+    for (name, mode), limit in zip(MODES.items(), (80, 1000), strict=True):
         for peer in peers or ["—"]:
             table.add(
                 f"Drain {q.jobs:,} trivial jobs with 2 workers, {mode}",
@@ -169,22 +204,20 @@ def _queues(table: Table, notes: list[str], q: queues.Figures) -> None:
                 f"≥ {limit:,} jobs/s",
                 lambda v, lim=limit: v >= lim,
             )
-    for name in ("tidemill", "tidemill warm"):
-        mode = "warm mode" if name.endswith("warm") else "process per job"
-        table.add(
-            f"RSS of an idle worker ({mode})",
-            q.worker_idle_mb[name],
-            "MB",
-            target="≤ 60 MB",
-            met=lambda v: v <= 60,
-        )
-        table.add(
-            f"Worker RSS growth over {q.jobs:,} jobs ({mode})",
-            q.worker_growth_mb[name],
-            "MB",
-            target="none (≤ 2 MB)",
-            met=lambda v: v <= 2,
-        )
+    # (figure, MB per worker mode, target, limit in MB)
+    memory = (
+        ("RSS of an idle worker", q.worker_idle_mb, "≤ 60 MB", 60),
+        (f"Worker RSS growth over {q.jobs:,} jobs", q.worker_growth_mb, "none (≤ 2 MB)", 2),
+    )
+    for name, mode in MODES.items():
+        for figure, megabytes, target, limit in memory:
+            table.add(
+                f"{figure} ({mode})",
+                megabytes[name],
+                "MB",
+                target=target,
+                met=lambda v, lim=limit: v <= lim,
+            )
     table.add(
         "RSS of the server, idle", q.server_idle_mb, "MB", target="≤ 120 MB", met=lambda v: v <= 120
     )
@@ -227,6 +260,13 @@ METHOD = """## How each figure is measured
   call's wall time, after a first flow run that registers the flow. Windmill's published
   figures (AWS m4.large) for the 40-task shape: Windmill 4.38 s (dedicated workers 2.09 s),
   Hatchet 1.22 s, Temporal 2.97 s, Prefect 4.87 s, Kestra 6.04 s, Airflow 116 s.
+- **Flows in Windmill's shape** (`bench/flow40.py`): one flow of 40 sequential `script`
+  steps computing fib(10), and one of 10 computing fib(33), each run by one
+  `run_wait_result/f` call (HTTP → the flow's first step queued → each step's completion
+  queues the next in its own transaction → the result), one worker; beside the same
+  steps as separate sync jobs one after another, and Prefect's flow of the same
+  sequential tasks (measured as for Windmill's shape, in the same run). Warm mode: the
+  steps' script is `dedicated_worker`, so every step runs in the worker's kept process.
 - **Queues** (`bench/queues.py`): each tool in its own database on the same PostgreSQL,
   enqueueing with its own library straight into the database (Tidemill with
   `server.queue.enqueue`, what its API calls). Latency: the job carries the time it was

@@ -133,10 +133,37 @@ class Client:
         value: dict[str, Any] = self.request("GET", self.w(f"scripts/get/h/{hash_}")).json()
         return value
 
+    # -- flows ------------------------------------------------------------
+
+    def list_flows(self) -> list[dict[str, Any]]:
+        value: list[dict[str, Any]] = self.request("GET", self.w("flows/list")).json()
+        return value
+
+    def get_flow(self, path: str) -> dict[str, Any]:
+        value: dict[str, Any] = self.request("GET", self.w(f"flows/get/{_p(path)}")).json()
+        return value
+
+    def get_flow_maybe(self, path: str) -> dict[str, Any] | None:
+        try:
+            return self.get_flow(path)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create_flow(self, body: dict[str, Any]) -> None:
+        self.request("POST", self.w("flows/create"), json=body)
+
+    def update_flow(self, path: str, body: dict[str, Any]) -> None:
+        self.request("POST", self.w(f"flows/update/{_p(path)}"), json=body)
+
     # -- jobs -------------------------------------------------------------
 
     def run_path(self, path: str, args: dict[str, Any]) -> str:
         return self.request("POST", self.w(f"jobs/run/p/{_p(path)}"), json=args).text.strip()
+
+    def run_flow(self, path: str, args: dict[str, Any]) -> str:
+        return self.request("POST", self.w(f"jobs/run/f/{_p(path)}"), json=args).text.strip()
 
     def run_hash(self, hash_: str, args: dict[str, Any]) -> str:
         return self.request("POST", self.w(f"jobs/run/h/{hash_}"), json=args).text.strip()

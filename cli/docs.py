@@ -49,7 +49,7 @@ commands use.
 tidemill up                                  # prints the URL and an admin token
 tidemill login http://localhost:8000 --token tm_...
 tidemill run ./hello.py -a name=ada          # a local file, not deployed
-tidemill push examples/ --yes                # deploy a folder (scripts + schedules)
+tidemill push examples/ --yes                # deploy a folder (scripts, flows, schedules)
 tidemill run f/examples/greet -a name=ada -a times=2
 tidemill jobs --path f/examples/greet
 tidemill logs <job id> -f
@@ -61,10 +61,13 @@ tidemill dev examples/                       # push each file as it is saved
 
 `push`, `pull` and `dev` work on Windmill's sync layout:
 
-    tidemill.yaml                   includes/excludes: which script paths the folder holds
+    tidemill.yaml                   includes/excludes: which paths the folder holds
     f/<folder>/<name>.py|.ts|.sh    a script (its path is the file's, minus the suffix)
     f/<folder>/<name>.script.yaml   summary, description, settings, schedules
     f/<folder>/<name>.script.lock   its lock, when it has one
+    f/<folder>/<name>.flow/         a flow: flow.yaml (summary, description, value,
+                                    schema) and <step id>.inline_script.py|.ts|.sh,
+                                    the code of each inline step
 
 A `.script.yaml` looks like this (every key is optional):
 
@@ -88,6 +91,14 @@ schedules:
 pull changes nothing. `push` makes the server's schedules of the folder's scripts
 match the files: a schedule no longer listed is deleted. `pull` never deletes a
 script that exists only locally.
+
+A flow's `flow.yaml` is the OpenFlow document, its inline steps' code in files beside
+it (`content: '!inline shout.inline_script.py'`; see [flows.md](flows.md)). `push`
+saves a flow when its value differs from the server's (after the scripts, so its
+script steps find them), `pull` writes it and removes the inline files no step names
+any more, and `dev` pushes it when flow.yaml or one of its files changes. Neither
+deletes a whole flow; schedules of flows are made with `tidemill schedule` or the API.
+`tidemill run f/folder/name` runs the flow at a path that has no script.
 
 # Reference
 """

@@ -12,7 +12,7 @@ import typer
 
 from cli import arguments, output, session
 
-app = typer.Typer(help="Run scripts on cron schedules (time-zone aware).")
+app = typer.Typer(help="Run scripts and flows on cron schedules (time-zone aware).")
 
 PathArg = Annotated[str, typer.Argument(metavar="PATH", help="The schedule's path.")]
 
@@ -20,7 +20,9 @@ PathArg = Annotated[str, typer.Argument(metavar="PATH", help="The schedule's pat
 @app.command("add")
 def add(
     ctx: typer.Context,
-    script: Annotated[str, typer.Argument(help="The script to run, e.g. f/reports/daily.")],
+    script: Annotated[
+        str, typer.Argument(help="The script (or flow) to run, e.g. f/reports/daily.")
+    ],
     cron: Annotated[
         str, typer.Argument(help="5 fields (min hour day month weekday), or 6 with seconds first.")
     ],
@@ -39,10 +41,16 @@ def add(
     ] = None,
     summary: Annotated[str, typer.Option(help="What it is for.")] = "",
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it paused.")] = False,
+    flow: Annotated[
+        bool, typer.Option("--flow", help="SCRIPT names a flow (Windmill's is_flow).")
+    ] = False,
 ) -> None:
-    """Run SCRIPT on a cron schedule; prints its next fire times."""
+    """Run SCRIPT (or, with --flow, a flow) on a cron schedule; prints its next fire times."""
     with output.handled(), session.connect(ctx) as api:
-        schema = api.get_script(script).get("schema") if arg else None
+        schema = None
+        if arg:
+            found = api.get_flow(script) if flow else api.get_script(script)
+            schema = found.get("schema") or {}
         try:
             args = arguments.build(arg or [], json_args, schema)
         except arguments.BadArgument as exc:
@@ -54,6 +62,7 @@ def add(
                 "schedule": cron,
                 "timezone": timezone,
                 "script_path": script,
+                "is_flow": flow,
                 "args": args,
                 "enabled": not disabled,
                 "summary": summary,

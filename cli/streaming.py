@@ -3,6 +3,7 @@
 Logs come from `jobs_u/getupdate/{id}?log_offset=`, polled quickly while output
 flows and more slowly while it does not; the server reads the job's state
 before its logs, so the answer that says "completed" carries the last of them.
+A flow has no logs of its own: each step's are printed when the step ends.
 """
 
 from __future__ import annotations
@@ -53,6 +54,41 @@ def follow(
     finally:
         if stop_spinner is not None:
             stop_spinner()
+
+
+ENDED_STEPS = ("Success", "Failure")
+
+
+def follow_flow(
+    api: client.Client, job_id: str, *, show_logs: bool = True, out: TextIO | None = None
+) -> Any:
+    """Print each step of a flow as it ends (a header, then its logs) until the flow ends.
+
+    Returns:
+        The completed flow job, as `jobs_u/get` renders it.
+    """
+    out = out or sys.stderr
+    shown: set[str] = set()
+    delay = FIRST_POLL_S
+    while True:
+        job = api.get_job(job_id)
+        status = job.get("flow_status") or {}
+        steps = [*status.get("modules", []), status.get("failure_module") or {}]
+        for step in steps:
+            name, state = step.get("id"), step.get("type")
+            if name is None or state not in ENDED_STEPS or name in shown:
+                continue
+            shown.add(name)
+            if show_logs:
+                note = " (skipped)" if step.get("skipped") else ""
+                out.write(output.style(f"── step {name}: {state}{note}\n", dim=True))
+                if step.get("job"):
+                    out.write(api.get_logs(str(step["job"])))
+                out.flush()
+        if job.get("type") == "CompletedJob":
+            return job
+        delay = FIRST_POLL_S if shown else min(delay * 1.5, MAX_POLL_S)
+        time.sleep(delay)
 
 
 def report(job: dict[str, Any], *, print_result: bool = True) -> int:

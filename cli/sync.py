@@ -1,10 +1,12 @@
 """Push and pull: the difference between a folder and a workspace, then applying it.
 
 A plan is computed first and shown (and confirmed) before anything changes.
-Pushing saves new and changed scripts and makes the server's schedules of the
-folder's scripts match their `.script.yaml` files (schedules of those scripts
-that a file no longer lists are deleted). Pulling writes the workspace's
-scripts as files and never deletes a script that exists only locally.
+Pushing saves new and changed scripts, then new and changed flows (`<name>.flow/`),
+and makes the server's schedules of the folder's scripts match their `.script.yaml`
+files (schedules of those scripts that a file no longer lists are deleted). Pulling
+writes the workspace's scripts and flows as files and never deletes a script or a
+flow that exists only locally; pushing never deletes one that exists only on the
+server.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from cli import client, layout
+from cli import client, flow_layout, layout
 from server import script_settings
 
 Action = Literal["add", "update", "delete"]
@@ -26,16 +28,17 @@ LOCK_WAIT_S = 300.0
 class Change(msgspec.Struct, frozen=True, kw_only=True):
     """One line of a plan: what happens to which script, schedule or file, and why."""
 
-    kind: Literal["script", "schedule", "file"]
+    kind: Literal["script", "flow", "schedule", "file"]
     action: Action
     path: str
     what: tuple[str, ...] = ()
 
 
 class Saved(msgspec.Struct, frozen=True, kw_only=True):
-    """What pushing one script gave: its new version, or the error the server gave."""
+    """What pushing one script (or flow) gave: its new version, or the error the server gave."""
 
     path: str
+    kind: Literal["script", "flow"] = "script"
     hash: str | None = None
     schema: dict[str, Any] | None = None
     warnings: tuple[str, ...] = ()
@@ -49,6 +52,7 @@ class PushPlan(msgspec.Struct, frozen=True, kw_only=True):
     changes: list[Change]
     local: dict[str, layout.Script]
     remote_schedules: dict[str, dict[str, Any]]
+    flows: dict[str, flow_layout.Flow] = msgspec.field(default_factory=dict)
 
 
 class PullPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,23 +107,38 @@ def script_diff(local: layout.Script, remote: dict[str, Any] | None) -> tuple[st
 
 
 def _schedules_of(script_paths: set[str], remote: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return {p: s for p, s in remote.items() if s.get("script_path") in script_paths}
+    """The schedules that run these scripts (a flow's, at the same path, are not theirs)."""
+    return {
+        p: s
+        for p, s in remote.items()
+        if s.get("script_path") in script_paths and not s.get("is_flow")
+    }
 
 
 # -- push -----------------------------------------------------------------
 
 
-def plan_push(api: client.Client, root: Path, only: set[str] | None = None) -> PushPlan:
+def plan_push(
+    api: client.Client,
+    root: Path,
+    only: set[str] | None = None,
+    only_flows: set[str] | None = None,
+) -> PushPlan:
     """What `push` would do to make the workspace match the folder.
 
     Args:
         api: The workspace.
         root: The folder.
-        only: Limit the plan to these script paths (`dev` pushes one file at a time).
+        only: Limit the plan to these script paths (`dev` pushes what changed).
+        only_flows: Limit the plan to these flow paths. Given either limit, the plan
+            holds only what the two name.
     """
     local = layout.read_folder(root)
-    if only is not None:
-        local = {p: s for p, s in local.items() if p in only}
+    folders = flow_layout.flow_folders(root, layout.load_config(root))
+    if only is not None or only_flows is not None:
+        local = {p: s for p, s in local.items() if p in (only or set())}
+        folders = {p: f for p, f in folders.items() if p in (only_flows or set())}
+    flows = {p: flow_layout.read_flow(root, p, f) for p, f in folders.items()}
     heads = {str(h["path"]) for h in api.list_scripts()}
     changes: list[Change] = []
     for path, script in local.items():
@@ -134,6 +153,7 @@ def plan_push(api: client.Client, root: Path, only: set[str] | None = None) -> P
                     what=() if remote is None else what,
                 )
             )
+    changes += _flow_changes(api, flows)
     schedules = remote_schedules(api)
     owned = _schedules_of(set(local), schedules)
     wanted: dict[str, tuple[str, layout.Schedule]] = {}
@@ -148,14 +168,37 @@ def plan_push(api: client.Client, root: Path, only: set[str] | None = None) -> P
         current = schedules.get(schedule_path)
         if current is None:
             changes.append(Change(kind="schedule", action="add", path=schedule_path))
-        elif current.get("script_path") != script_path or layout.schedule_from_remote(
-            current, script_path
-        ) != _normalised(schedule, schedule_path, script_path):
+            continue
+        same = (
+            not current.get("is_flow")
+            and current.get("script_path") == script_path
+            and layout.schedule_from_remote(current, script_path)
+            == _normalised(schedule, schedule_path, script_path)
+        )
+        if not same:
             changes.append(Change(kind="schedule", action="update", path=schedule_path))
     changes += [
         Change(kind="schedule", action="delete", path=p) for p in sorted(owned) if p not in wanted
     ]
-    return PushPlan(root=root, changes=changes, local=local, remote_schedules=schedules)
+    return PushPlan(
+        root=root, changes=changes, local=local, remote_schedules=schedules, flows=flows
+    )
+
+
+def _flow_changes(api: client.Client, flows: dict[str, flow_layout.Flow]) -> list[Change]:
+    if not flows:
+        return []
+    heads = {str(h["path"]) for h in api.list_flows()}
+    changes = []
+    for path, flow in flows.items():
+        remote = api.get_flow(path) if path in heads else None
+        what = flow_layout.diff(flow, remote)
+        if what:
+            action: Action = "add" if remote is None else "update"
+            changes.append(
+                Change(kind="flow", action=action, path=path, what=() if remote is None else what)
+            )
+    return changes
 
 
 def _normalised(schedule: layout.Schedule, path: str, script_path: str) -> layout.Schedule:
@@ -239,16 +282,51 @@ def _describe(script: layout.Script, exc: client.ApiError) -> str:
     return f"{script.code_file}: {exc.message}"
 
 
+def _in_order(changes: list[Change], flows: dict[str, flow_layout.Flow]) -> list[Change]:
+    """Flow changes with each sub-flow pushed before the flows that run it."""
+    pending = {c.path: c for c in changes if c.kind == "flow"}
+    ordered: list[Change] = []
+
+    def visit(path: str, seen: frozenset[str]) -> None:
+        change = pending.pop(path, None)
+        if change is None:
+            return
+        for sub in sorted(flow_layout.sub_flows(flows[path].value) - seen - {path}):
+            visit(sub, seen | {path})
+        ordered.append(change)
+
+    for change in [c for c in changes if c.kind == "flow"]:
+        visit(change.path, frozenset())
+    return ordered
+
+
+def save_flow(api: client.Client, flow: flow_layout.Flow, *, create: bool) -> Saved:
+    """Save one flow, its inline steps' code in it."""
+    try:
+        if create:
+            api.create_flow(flow.body())
+        else:
+            api.update_flow(flow.path, flow.body())
+    except client.ApiError as exc:  # the server's message names every problem
+        return Saved(path=flow.path, kind="flow", error=f"{flow.file}: {exc.message}")
+    return Saved(path=flow.path, kind="flow", schema=flow.schema)
+
+
 def apply_push(api: client.Client, plan: PushPlan) -> tuple[list[Saved], list[str]]:
-    """Carry out a push plan: scripts first, then schedules (which name them).
+    """Carry out a push plan: scripts first, then flows (which run them), then schedules.
 
     Returns:
-        Each saved script's outcome, and the schedule errors (empty when all went well).
+        Each saved script's and flow's outcome, and the schedule errors (empty when all
+        went well).
     """
     saved = [save_script(api, plan.local[c.path]) for c in plan.changes if c.kind == "script"]
     for item in saved:
         write_lock(plan.root, item)
-    failed = {s.path for s in saved if s.hash is None}
+    saved += [
+        save_flow(api, plan.flows[c.path], create=c.action == "add")
+        for c in _in_order(plan.changes, plan.flows)
+    ]
+    failed = {s.path for s in saved if s.hash is None and s.kind == "script"}
     wanted = {
         schedule_path: (script.path, schedule)
         for script in plan.local.values()
@@ -284,7 +362,8 @@ def plan_pull(api: client.Client, root: Path) -> PullPlan:
     schedules = remote_schedules(api)
     by_script: dict[str, list[dict[str, Any]]] = {}
     for schedule in schedules.values():
-        by_script.setdefault(str(schedule.get("script_path")), []).append(schedule)
+        if not schedule.get("is_flow"):
+            by_script.setdefault(str(schedule.get("script_path")), []).append(schedule)
     local_files = layout.code_files(root, config)
     files: dict[str, str | None] = {}
     changes: list[Change] = []
@@ -299,19 +378,62 @@ def plan_pull(api: client.Client, root: Path) -> PullPlan:
         lock = root / (path + layout.LOCK_SUFFIX)
         if "lock" in remote and not script.lock and lock.exists():
             wanted[path + layout.LOCK_SUFFIX] = None
-        for name, text in wanted.items():
-            file = root / name
-            if text is None:
-                files[name] = None
-                changes.append(Change(kind="file", action="delete", path=name))
-            elif not file.exists():
-                files[name] = text
-                changes.append(Change(kind="file", action="add", path=name))
-            elif file.read_text() != text:
-                files[name] = text
-                changes.append(Change(kind="file", action="update", path=name))
+        _file_changes(root, wanted, files, changes)
+    pulled_flows = _pull_flows(api, root, config, files, changes)
     local_only = sorted(set(local_files) - set(pulled))
+    local_flows = flow_layout.flow_folders(root, config)
+    local_only += sorted(p + flow_layout.FLOW_SUFFIX for p in set(local_flows) - pulled_flows)
     return PullPlan(changes=changes, files=files, local_only=local_only)
+
+
+def _pull_flows(
+    api: client.Client,
+    root: Path,
+    config: layout.SyncConfig,
+    files: dict[str, str | None],
+    changes: list[Change],
+) -> set[str]:
+    """Add the file changes that make the folder's flows the workspace's; answer their paths.
+
+    A flow whose folder already says what the server has is left as it is, whatever
+    its formatting, so a pull after a push changes no byte.
+    """
+    heads = sorted(str(h["path"]) for h in api.list_flows())
+    pulled = {p for p in heads if config.holds(p) and layout.PATH_RE.match(p)}
+    for path in sorted(pulled):
+        remote = api.get_flow(path)
+        flow = flow_layout.from_remote(remote)
+        folder = root / flow.folder
+        if (folder / flow_layout.FLOW_FILE).is_file():
+            try:
+                if not flow_layout.diff(flow_layout.read_flow(root, path, folder), remote):
+                    continue
+            except layout.LayoutError:
+                pass  # a folder that cannot be read is rewritten from the server's
+        wanted: dict[str, str | None] = dict(flow_layout.files_of(flow))
+        wanted |= dict.fromkeys(flow_layout.stale_files(root, flow, set(wanted)))
+        _file_changes(root, wanted, files, changes)
+    return pulled
+
+
+def _file_changes(
+    root: Path,
+    wanted: dict[str, str | None],
+    files: dict[str, str | None],
+    changes: list[Change],
+) -> None:
+    """Add what differs between the wanted files (None: gone) and the folder's."""
+    for name, text in wanted.items():
+        file = root / name
+        if text is None:
+            files[name] = None
+            changes.append(Change(kind="file", action="delete", path=name))
+        elif not file.exists():
+            files[name] = text
+            changes.append(Change(kind="file", action="add", path=name))
+        elif file.read_text() != text:
+            files[name] = text
+            changes.append(Change(kind="file", action="update", path=name))
 
 
 def apply_pull(root: Path, plan: PullPlan) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 import typer
 
-from cli import client, layout, output, schemas, session, sync
+from cli import client, flow_layout, layout, output, schemas, session, sync
 
 DirArg = Annotated[
     Path,
@@ -75,12 +75,17 @@ def _confirm(question: str, yes: bool) -> None:
 
 
 def report_saved(saved: list[sync.Saved]) -> int:
-    """Print each pushed script's schema or error; answer how many need attention."""
+    """Print each pushed script's (or flow's) schema or error; answer how many need attention."""
     problems = 0
     for item in saved:
         if item.error:
             problems += 1
             output.info(output.style(f"✗ {item.path}: ", fg="red", bold=True) + item.error)
+            continue
+        if item.kind == "flow":
+            output.info(
+                output.style(f"✓ flow {item.path} ", fg="green") + schemas.signature(item.schema)
+            )
             continue
         output.info(
             output.style(f"✓ {item.path} ", fg="green")
@@ -99,9 +104,11 @@ def push(
     dry_run: DryRun = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Deploy the folder's new and changed scripts, and the schedules their .script.yaml lists.
+    """Deploy the folder's new and changed scripts and flows, and the schedules the scripts'
+    .script.yaml files list.
 
-    Exits 1 when a script fails to save or gets a schema warning, or a schedule is refused.
+    Exits 1 when a script or flow fails to save, a script gets a schema warning, or a
+    schedule is refused.
     """
     with output.handled(), session.connect(ctx) as api:
         try:
@@ -154,9 +161,9 @@ def pull(
     dry_run: DryRun = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Write the workspace's scripts (and their schedules) into the folder as files.
+    """Write the workspace's scripts (and their schedules) and flows into the folder as files.
 
-    Scripts that exist only in the folder are kept.
+    Scripts and flows that exist only in the folder are kept.
     """
     with output.handled(), session.connect(ctx) as api:
         try:
@@ -192,7 +199,8 @@ def dev(
     ctx: typer.Context,
     directory: DirArg = Path(),
 ) -> None:
-    """Watch the folder and push each script as you save it, printing its schema or error."""
+    """Watch the folder and push each script or flow as you save it, printing its schema or
+    error (a flow is pushed when its flow.yaml or one of its inline files changes)."""
     from watchfiles import watch
 
     with output.handled(), session.connect(ctx) as api:
@@ -206,10 +214,15 @@ def dev(
         )
         try:
             for changes in watch(root, raise_interrupt=False):
-                paths = {p for _, name in changes if (p := _script_of(root, Path(name)))}
-                paths = {p for p in paths if config.holds(p)}
+                files = [Path(name) for _, name in changes]
+                paths = {p for f in files if (p := _script_of(root, f)) and config.holds(p)}
+                flows = {
+                    p for f in files if (p := flow_layout.flow_of(root, f)) and config.holds(p)
+                }
                 for path in sorted(paths):
                     _push_one(api, root, path)
+                for path in sorted(flows):
+                    _push_flow(api, root, path)
         except KeyboardInterrupt:
             pass
 
@@ -239,3 +252,19 @@ def _push_one(api: client.Client, root: Path, path: str) -> None:
     report_saved(saved)
     for error in errors:
         output.info(output.style("✗ ", fg="red", bold=True) + error)
+
+
+def _push_flow(api: client.Client, root: Path, path: str) -> None:
+    try:
+        plan = sync.plan_push(api, root, only_flows={path})
+    except (layout.LayoutError, client.ApiError) as exc:
+        output.info(output.style(f"✗ {path}: ", fg="red", bold=True) + str(exc))
+        return
+    if path not in plan.flows:
+        output.info(f"  {path}: removed here; the server keeps it")
+        return
+    if not plan.changes:
+        output.info(f"  {path}: unchanged")
+        return
+    saved, _errors = sync.apply_push(api, plan)
+    report_saved(saved)

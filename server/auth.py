@@ -156,14 +156,29 @@ def require_workspace(who: models.Principal, workspace: str) -> None:
         raise errors.Forbidden(f"this token is limited to workspace {who.workspace!r}")
 
 
-def require_scope(who: models.Principal, scope: str) -> None:
+def require_scope(who: models.Principal, scope: str, *alternatives: str) -> None:
     """A token with scopes may do only what one of them names (`run:f/x/y`, `run:*`)."""
     if who.scopes is None:
         return
-    kind = scope.split(":", 1)[0]
-    if scope in who.scopes or f"{kind}:*" in who.scopes:
-        return
+    for wanted in (scope, *alternatives):
+        kind = wanted.split(":", 1)[0]
+        if wanted in who.scopes or f"{kind}:*" in who.scopes:
+            return
     raise errors.Forbidden(f"this token's scopes do not include {scope!r}")
+
+
+def run_scopes(path: str, *, flow: bool) -> tuple[str, str]:
+    """The scopes that let a token run a script or a flow at `path` (and read its runs).
+
+    Windmill's webhook tokens carry `run:script/<path>` or `run:flow/<path>`, which name
+    one kind only; `run:<path>` names whichever of the two is at the path.
+    """
+    return (f"run:flow/{path}" if flow else f"run:script/{path}", f"run:{path}")
+
+
+def require_run(who: models.Principal, path: str, *, flow: bool) -> None:
+    """The token may run the script (or, with `flow`, the flow) at `path`."""
+    require_scope(who, *run_scopes(path, flow=flow))
 
 
 def _owner(path: str) -> str | None:

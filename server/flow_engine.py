@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -42,13 +42,36 @@ class StepFailed(Exception):
 
 
 Reader = db.AnyConnection
+# a while loop that never stops would run for ever (instantly, if its body needs no job)
+MAX_WHILE_ITERATIONS = 10_000
 
 # --- definitions --------------------------------------------------------------------------
 
 
-async def definition(conn: Reader, workspace: str, version: int) -> flows.Flow:
-    """A flow version; its typed form is cached by `server.flows` (versions never change)."""
-    return await flows.get_version(conn, workspace=workspace, version_id=version)
+class Definition(NamedTuple):
+    """What an advance runs: the flow version's path and typed document."""
+
+    path: str
+    value: flows.FlowValue
+
+
+async def definition(
+    conn: Reader, job: flow_state.FlowJob, known: Definition | None = None
+) -> Definition:
+    """The version a flow job runs: `known` when the caller read it already (with the lock,
+    or from the parent flow), else fetched; the typed form is cached by `server.flows`."""
+    if known is not None:
+        return known
+    flow = await flows.get_version(
+        conn, workspace=job.workspace, version_id=job.flow_status.version
+    )
+    return Definition(flow.path, flow.definition)
+
+
+def locked_definition(job: flow_state.FlowJob, row: Any) -> Definition:
+    """The version read with a flow's lock (`lock_flow_job`), without another round trip."""
+    raw = str(row["flow_value"]).encode()
+    return Definition(str(row["flow_path"]), flows.typed(job.flow_status.version, raw))
 
 
 def scope_modules(value: flows.FlowValue, scope: list[str | int]) -> list[flows.FlowModule]:
@@ -57,7 +80,7 @@ def scope_modules(value: flows.FlowValue, scope: list[str | int]) -> list[flows.
         return value.modules
     owner = next(m for m in flows.all_modules(value) if m.id == scope[0])
     body = owner.value
-    if isinstance(body, flows.ForloopFlow):
+    if isinstance(body, flows.ForloopFlow | flows.WhileloopFlow):
         return body.modules
     if isinstance(body, flows.BranchOne):
         return body.default if scope[1] == "default" else body.branches[int(scope[1])].modules
@@ -122,11 +145,11 @@ def _seconds(value: Any, where: str) -> float:
 class _Run:
     """One advance of one flow: the working state and what it decided."""
 
-    def __init__(self, conn: Reader, job: flow_state.FlowJob, flow: flows.Flow) -> None:
+    def __init__(self, conn: Reader, job: flow_state.FlowJob, flow: Definition) -> None:
         self.conn = conn
         self.job = job
         self.flow = flow
-        self.value = flow.definition
+        self.value = flow.value
         self.state = job.flow_status
         self.advance = flow_state.Advance(state=self.state)
         self.modules = scope_modules(self.value, self.state.scope)
@@ -264,6 +287,8 @@ class _Run:
             return False, None
         if isinstance(value, flows.ForloopFlow):
             return self._start_loop(module, value, status, context)
+        if isinstance(value, flows.WhileloopFlow):
+            return self._start_while(module, status)
         if isinstance(value, flows.BranchOne):
             return self._start_branchone(module, value, status, context)
         return self._start_branchall(module, value, status)
@@ -312,6 +337,36 @@ class _Run:
             status.flow_jobs.append(job)
             status.flow_jobs_success.append(None)
             status.iterator.index += 1
+
+    def _start_while(
+        self, module: flows.FlowModule, status: flow_state.StepStatus
+    ) -> tuple[bool, Any]:
+        status.while_loop = True
+        status.iterator = flow_state.Iterator(index=0, itered=[])
+        status.flow_jobs, status.flow_jobs_success, status.child_results = [], [], []
+        self._next_iteration(module, status, self.state.previous_result)
+        return False, None
+
+    def _next_iteration(
+        self, module: flows.FlowModule, status: flow_state.StepStatus, previous: Any
+    ) -> None:
+        """Start a while loop's next iteration; its `previous_result` is the last one's."""
+        assert status.iterator is not None and status.flow_jobs is not None
+        assert status.flow_jobs_success is not None and status.child_results is not None
+        index = status.iterator.index
+        if index >= MAX_WHILE_ITERATIONS:
+            raise StepFailed(
+                {
+                    "name": "WhileLoopLimit",
+                    "message": f"step {module.id!r}: the while loop ran {index} iterations "
+                    "and no stop_after_if stopped it",
+                }
+            )
+        flow_input = {**self.state.flow_input, "iter": {"value": index, "index": index}}
+        status.flow_jobs.append(self._body_child(module.id, [module.id], flow_input, previous))
+        status.flow_jobs_success.append(None)
+        status.child_results.append(None)
+        status.iterator.index += 1
 
     def _start_branchone(
         self,
@@ -369,9 +424,17 @@ class _Run:
     # -- finishing a step, and the flow
 
     async def step_finished(
-        self, module: flows.FlowModule, status: flow_state.StepStatus, result: Any
+        self,
+        module: flows.FlowModule,
+        status: flow_state.StepStatus,
+        result: Any,
+        *,
+        stop: bool = False,
     ) -> bool:
-        """Record a step's result; False when the flow waits (approval) or stops here."""
+        """Record a step's result; False when the flow waits (approval) or stops here.
+
+        `stop`: a branch of the step stopped early, so the flow stops after it.
+        """
         status.result = result
         self.state.results[module.id] = result
         self.state.previous_result = result
@@ -381,7 +444,7 @@ class _Run:
             until = datetime.now(UTC) + timedelta(seconds=wait)
             self.state.suspended_until = until.isoformat()
             return await self.check_events(module, status)
-        return self.step_done(module, status, result)
+        return self.step_done(module, status, result, stop=stop)
 
     async def check_events(self, module: flows.FlowModule, status: flow_state.StepStatus) -> bool:
         """Whether a suspended step has its approvals; a cancel fails the flow."""
@@ -409,9 +472,18 @@ class _Run:
         return self.step_done(module, status, status.result)
 
     def step_done(
-        self, module: flows.FlowModule, status: flow_state.StepStatus, result: Any
+        self,
+        module: flows.FlowModule,
+        status: flow_state.StepStatus,
+        result: Any,
+        *,
+        stop: bool = False,
     ) -> bool:
-        """Move past a finished step; False when the flow stops here (stop_after_if)."""
+        """Move past a finished step; False when the flow stops here (stop_after_if).
+
+        A loop iteration or branch that stops is `stopped_early`: its loop breaks,
+        its branch step stops the enclosing flow in turn.
+        """
         status.type = "Success"
         self.state.step += 1
         context = _context(self.state, result=result)
@@ -421,35 +493,34 @@ class _Run:
         # on a loop, `stop_after_if` breaks the loop after an iteration (see _join);
         # `stop_after_all_iters_if` is checked once the whole loop (or branchall) ended
         checks = [("stop_after_all_iters_if", module.stop_after_all_iters_if)]
-        if not isinstance(module.value, flows.ForloopFlow):
+        if not isinstance(module.value, flows.ForloopFlow | flows.WhileloopFlow):
             checks.append(("stop_after_if", module.stop_after_if))
-        for field, stop in checks:
-            if stop is not None and expressions.truthy(
-                _eval(stop.expr, context, f"step {module.id!r}, {field}")
+        for field, check in checks:
+            if check is not None and expressions.truthy(
+                _eval(check.expr, context, f"step {module.id!r}, {field}")
             ):
-                if stop.error_message:
-                    raise StepFailed({"name": "StoppedWithError", "message": stop.error_message})
-                self.advance.finish = flow_state.Finish(status="success", result=result)
-                return False
+                if check.error_message:
+                    raise StepFailed({"name": "StoppedWithError", "message": check.error_message})
+                stop = True
+        if stop:
+            self.advance.finish = flow_state.Finish(
+                status="success", result=result, stopped_early=bool(self.state.scope)
+            )
+            return False
         return True
 
-    def _break_loop(
-        self, module: flows.FlowModule, status: flow_state.StepStatus, result: Any
-    ) -> None:
-        """A loop's `stop_after_if` after one iteration: start no more iterations."""
+    def _loop_stops(self, module: flows.FlowModule, result: Any) -> bool:
+        """A loop's `stop_after_if`, after one iteration with its `result`: the loop's break."""
         stop = module.stop_after_if
         if stop is None or not expressions.truthy(
             _eval(
                 stop.expr, _context(self.state, result=result), f"step {module.id!r}, stop_after_if"
             )
         ):
-            return
+            return False
         if stop.error_message:
             raise StepFailed({"name": "StoppedWithError", "message": stop.error_message})
-        assert status.iterator is not None and status.child_results is not None
-        started = status.iterator.index
-        status.iterator.itered = status.iterator.itered[:started]
-        status.child_results = status.child_results[:started]
+        return True
 
     async def run(self) -> flow_state.Advance:
         """Run steps from the current one until one waits on children or the flow ends."""
@@ -476,13 +547,13 @@ class _Run:
         status: flow_state.StepStatus | None,
         error: dict[str, Any],
     ) -> flow_state.Advance:
-        """A step failed for good: cancel its siblings, then the failure module or the end."""
+        """A step failed: cancel its siblings, then retry it, or the failure module or the end."""
         if status is not None:
+            self._cancel_running(status)
+            if module is not None and self._retry(module, status):
+                return await self.run()
             status.type = "Failure"
             status.result = {"error": error}
-            for index, job in enumerate(status.flow_jobs or []):
-                if status.flow_jobs_success and status.flow_jobs_success[index] is None:
-                    self.advance.cancel.append(models.JobId(uuid.UUID(job)))
         failed = {**error, "step_id": module.id if module is not None else None}
         handler = self.value.failure_module
         if handler is not None and not self.state.scope and self.state.failure_module is None:
@@ -496,6 +567,32 @@ class _Run:
                 return self._end_failed(failed, extra=exc.error)
             return self.advance
         return self._end_failed(failed)
+
+    def _cancel_running(self, status: flow_state.StepStatus) -> None:
+        for index, job in enumerate(status.flow_jobs or []):
+            if status.flow_jobs_success and status.flow_jobs_success[index] is None:
+                self.advance.cancel.append(models.JobId(uuid.UUID(job)))
+
+    def _retry(self, module: flows.FlowModule, status: flow_state.StepStatus) -> bool:
+        """Start a failed step again if its `retry` has attempts left, after its delay.
+
+        A script step's job is retried by the worker (same job id) before the step fails;
+        a loop, branch or sub-flow step is run again whole here, as a new attempt whose
+        predecessors' jobs are listed in `failed_retries`.
+        """
+        retry = module.retry
+        if retry is None or isinstance(module.value, flows.RawScript | flows.PathScript):
+            return False
+        delay = retry.delay_before(len(status.failed_retries) + 1)
+        if delay is None:
+            return False
+        failed = [*status.failed_retries, *([status.job] if status.job else [])]
+        failed += status.flow_jobs or []
+        self.state.modules[self.state.step] = flow_state.StepStatus(
+            id=module.id, failed_retries=failed
+        )
+        self.state.sleep_s = delay
+        return True
 
     async def _start_failure_module(
         self, handler: flows.FlowModule, context: dict[str, Any]
@@ -571,11 +668,14 @@ class _Run:
     ) -> flow_state.Advance:
         if outcome.status == "success":
             result = outcome.result
+        elif self._retry(module, status):
+            return await self.run()
         elif module.continue_on_error:
             result = {"error": self._error(outcome)}
         else:
             return await self.fail(module, status, self._error(outcome))
-        if await self.step_finished(module, status, result):
+        # a branchone's branch that stopped early stops the flow after the step
+        if await self.step_finished(module, status, result, stop=outcome.stopped_early):
             return await self.run()
         return self.advance
 
@@ -593,21 +693,32 @@ class _Run:
         status.flow_jobs_success[index] = ok
         status.done += 1
         value = module.value
-        tolerated = (isinstance(value, flows.ForloopFlow) and value.skip_failures) or (
-            isinstance(value, flows.BranchAll) and value.branches[index].skip_failure
-        )
+        loop = isinstance(value, flows.ForloopFlow | flows.WhileloopFlow)
+        tolerated = (
+            isinstance(value, flows.ForloopFlow | flows.WhileloopFlow) and value.skip_failures
+        ) or (isinstance(value, flows.BranchAll) and value.branches[index].skip_failure)
         if not ok and not tolerated and not module.continue_on_error:
             return await self.fail(module, status, self._error(outcome))
         status.child_results[index] = outcome.result if ok else {"error": self._error(outcome)}
-        if isinstance(value, flows.ForloopFlow):
-            if ok:
-                self._break_loop(module, status, outcome.result)
-            self._fill_loop(module, status)
+        if loop:
+            # a step of the iteration stopped early, or the loop's own stop_after_if: break
+            stop = outcome.stopped_early or (ok and self._loop_stops(module, outcome.result))
+            if stop:
+                assert status.iterator is not None
+                started = status.iterator.index
+                status.iterator.itered = status.iterator.itered[:started]
+                status.child_results = status.child_results[:started]
+            elif isinstance(value, flows.WhileloopFlow):
+                self._next_iteration(module, status, status.child_results[index])
+            else:
+                self._fill_loop(module, status)
         else:
+            status.stop_early = status.stop_early or outcome.stopped_early
             self._fill_branches(module, status)
         if status.done < len(status.child_results):
             return self.advance
-        if await self.step_finished(module, status, list(status.child_results)):
+        results = list(status.child_results)
+        if await self.step_finished(module, status, results, stop=status.stop_early):
             return await self.run()
         return self.advance
 
@@ -615,18 +726,24 @@ class _Run:
 # --- what server.queue calls --------------------------------------------------------------
 
 
-async def start(conn: Reader, job: flow_state.FlowJob) -> flow_state.Advance:
+async def start(
+    conn: Reader, job: flow_state.FlowJob, flow: Definition | None = None
+) -> flow_state.Advance:
     """Advance a flow job that was just inserted: run until it waits or ends."""
-    flow = await definition(conn, job.workspace, job.flow_status.version)
-    return await _Run(conn, job, flow).run()
+    return await _Run(conn, job, await definition(conn, job, flow)).run()
 
 
 async def child_done(
-    conn: Reader, job: flow_state.FlowJob, child_id: models.JobId, outcome: flow_state.ChildOutcome
+    conn: Reader,
+    job: flow_state.FlowJob,
+    child_id: models.JobId,
+    outcome: flow_state.ChildOutcome,
+    flow: Definition | None = None,
 ) -> flow_state.Advance | None:
-    """flow_state.Advance a flow whose child ended; None when the child no longer matters to it."""
-    flow = await definition(conn, job.workspace, job.flow_status.version)
-    return await _Run(conn, job, flow).child_done(str(child_id), outcome)
+    """Advance a flow whose child ended; None when the child no longer matters to it."""
+    return await _Run(conn, job, await definition(conn, job, flow)).child_done(
+        str(child_id), outcome
+    )
 
 
 def _suspended(
@@ -641,10 +758,10 @@ def _suspended(
 
 
 async def events_arrived(
-    conn: Reader, job: flow_state.FlowJob, step_job: models.JobId
+    conn: Reader, job: flow_state.FlowJob, step_job: models.JobId, flow: Definition
 ) -> flow_state.Advance | None:
     """A resume or cancel URL was used: go on if the waiting step now has what it needs."""
-    run = _Run(conn, job, await definition(conn, job.workspace, job.flow_status.version))
+    run = _Run(conn, job, flow)
     found = _suspended(run, str(step_job))
     if found is None:
         return None  # the step has not finished yet: its end will count the event
@@ -659,7 +776,7 @@ async def events_arrived(
 
 async def suspend_expired(conn: Reader, job: flow_state.FlowJob) -> flow_state.Advance | None:
     """The wait for approval ran out: fail the flow, or go on if the step says so."""
-    run = _Run(conn, job, await definition(conn, job.workspace, job.flow_status.version))
+    run = _Run(conn, job, await definition(conn, job))
     found = _suspended(run, None)
     if found is None:
         run.state.suspended_until = None
@@ -681,10 +798,27 @@ async def suspend_expired(conn: Reader, job: flow_state.FlowJob) -> flow_state.A
     return await run.fail(module, status, error)
 
 
-async def resume_form(conn: Reader, job: flow_state.FlowJob, step_id: str) -> flows.Suspend:
+def restart_state(
+    flow: Definition, state: flow_state.FlowState, step_id: str
+) -> flow_state.FlowState:
+    """A restart's state from a finished run's; a step inside a loop or branch is refused
+    with the top-level step to restart from instead (iterations are not replayed)."""
+    for module in flow.value.modules:
+        nested = flows.all_modules(flows.FlowValue(modules=[module]))[1:]
+        if any(inner.id == step_id for inner in nested):
+            kind = module.value.__struct_config__.tag
+            raise errors.Invalid(
+                f"step {step_id!r} is inside the {kind} step {module.id!r}: a run restarts "
+                f"from a top-level step only; restart from {module.id!r} to run the whole "
+                f"{kind} again",
+                [{"path": "step_id", "message": f"nested in top-level step {module.id!r}"}],
+            )
+    return flow_state.restarted(state, step_id)
+
+
+def resume_form(flow: Definition, step_id: str) -> flows.Suspend:
     """The suspend settings of a step, to check a resume against; Invalid if it has none."""
-    flow = await definition(conn, job.workspace, job.flow_status.version)
-    for module in flows.all_modules(flow.definition):
+    for module in flows.all_modules(flow.value):
         if module.id == step_id and module.suspend is not None:
             return module.suspend
     raise errors.Invalid(

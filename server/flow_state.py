@@ -41,11 +41,17 @@ class StepStatus(msgspec.Struct, kw_only=True, omit_defaults=True):
     branch_chosen: dict[str, Any] | None = None
     branchall: dict[str, int] | None = None
     skipped: bool = False
+    while_loop: bool = False
+    # the jobs of the attempts of this step that failed and were retried (not for scripts,
+    # whose job itself is retried)
+    failed_retries: list[str] = []
     result: Any = None
-    # joins: the per-child results, how many children ended, how many may run at once
+    # joins: the per-child results, how many children ended, how many may run at once,
+    # and whether a branch stopped early (which stops the flow after the step)
     child_results: list[Any] | None = None
     done: int = 0
     parallelism: int = 1
+    stop_early: bool = False
 
 
 class FlowState(msgspec.Struct, kw_only=True):
@@ -82,11 +88,16 @@ class FlowJob(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ChildOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    """How a child job ended, read from `completed` in the same transaction."""
+    """How a child job ended (in hand, or read from `completed` in the same transaction).
+
+    `stopped_early`: a loop iteration or branch that a step's `stop_after_if` ended,
+    which breaks the loop (Windmill's meaning) or stops the flow after the branch.
+    """
 
     status: models.FinalStatus
     result: Any = None
     error: dict[str, Any] | None = None
+    stopped_early: bool = False
 
 
 class ChildScript(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,6 +123,7 @@ class Finish(msgspec.Struct, frozen=True, kw_only=True):
     status: models.FinalStatus
     result: Any = None
     error: models.JobError | None = None
+    stopped_early: bool = False
 
 
 class Advance(msgspec.Struct, kw_only=True):
@@ -177,7 +189,7 @@ def render_status(state: FlowState) -> dict[str, Any]:
 
     def module(status: StepStatus) -> dict[str, Any]:
         body: dict[str, Any] = msgspec.to_builtins(status)
-        for internal in ("child_results", "done", "parallelism"):
+        for internal in ("child_results", "done", "parallelism", "stop_early"):
             body.pop(internal, None)
         body.setdefault("type", "WaitingForPriorSteps")
         return body

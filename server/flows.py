@@ -64,6 +64,15 @@ class ForloopFlow(msgspec.Struct, frozen=True, kw_only=True, tag="forloopflow", 
     parallelism: InputTransform | int | None = None
 
 
+class WhileloopFlow(
+    msgspec.Struct, frozen=True, kw_only=True, tag="whileloopflow", tag_field="type"
+):
+    """Its modules repeated, one iteration after another, until a `stop_after_if` says stop."""
+
+    modules: list[FlowModule]
+    skip_failures: bool = False
+
+
 class Branch(msgspec.Struct, frozen=True, kw_only=True):
     expr: str
     modules: list[FlowModule]
@@ -90,7 +99,16 @@ class Identity(msgspec.Struct, frozen=True, kw_only=True, tag="identity", tag_fi
     flow: bool = False
 
 
-ModuleValue = RawScript | PathScript | PathFlow | ForloopFlow | BranchOne | BranchAll | Identity
+ModuleValue = (
+    RawScript
+    | PathScript
+    | PathFlow
+    | ForloopFlow
+    | WhileloopFlow
+    | BranchOne
+    | BranchAll
+    | Identity
+)
 
 
 class SkipIf(msgspec.Struct, frozen=True, kw_only=True):
@@ -159,7 +177,7 @@ class Flow(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def definition(self) -> FlowValue:
-        return _typed(self.version_id, msgspec.json.encode(self.value))
+        return typed(self.version_id, msgspec.json.encode(self.value))
 
 
 class FlowHead(msgspec.Struct, frozen=True, kw_only=True):
@@ -180,9 +198,20 @@ class FlowVersion(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
+# what a trigger (a schedule, a webhook, a route) runs: a script version or a flow version
+Runnable = models.Script | Flow
+
+
+def input_schema(target: Runnable) -> dict[str, Any]:
+    """The schema a run's arguments are checked against, whichever of the two it starts."""
+    if isinstance(target, Flow):
+        return target.schema or {}
+    return target.schema
+
+
 @functools.lru_cache(maxsize=256)
-def _typed(_version_id: int, value: bytes) -> FlowValue:
-    """A version's typed definition; versions are immutable, so cache by id."""
+def typed(_version_id: int, value: bytes) -> FlowValue:
+    """A version's typed definition from its JSON; versions are immutable, so decoded once."""
     return msgspec.json.decode(value, type=FlowValue)
 
 
@@ -264,7 +293,7 @@ def _module_exprs(module: FlowModule) -> list[tuple[str, str]]:
 
 def _children(module: FlowModule) -> list[tuple[str, list[FlowModule]]]:
     value = module.value
-    if isinstance(value, ForloopFlow):
+    if isinstance(value, ForloopFlow | WhileloopFlow):
         return [("modules", value.modules)]
     if isinstance(value, BranchOne):
         nested = [(f"branches[{i}].modules", b.modules) for i, b in enumerate(value.branches)]

@@ -1,4 +1,4 @@
-"""Custom HTTP routes: a method and path of the user's choosing that run a script.
+"""Custom HTTP routes: a method and path of the user's choosing that run a script or a flow.
 
 `GET /api/r/users/:id` runs its script with `id` (and the query parameters and
 JSON body) as arguments. Routes are matched segment by segment; a literal
@@ -16,7 +16,7 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
-from server import db, errors, scripts
+from server import db, errors, flows, scripts
 
 Method = Literal["get", "post", "put", "patch", "delete"]
 Authentication = Literal["token", "none", "signature"]
@@ -26,7 +26,10 @@ _RESPONSE_KEYS = ("windmill_status_code", "windmill_content_type", "windmill_hea
 
 
 class TriggerSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """The body of `http_triggers/create` (and `update`, which takes the same)."""
+    """The body of `http_triggers/create` (and `update`, which takes the same).
+
+    With `is_flow`, `script_path` names a flow (Windmill's fields).
+    """
 
     path: str
     route_path: str
@@ -37,6 +40,7 @@ class TriggerSpec(msgspec.Struct, frozen=True, kw_only=True):
     signature_secret: str | None = None
     signature_header: str = "X-Signature-256"
     signature_algorithm: Algorithm = "sha256"
+    is_flow: bool = False
 
 
 class HttpTrigger(TriggerSpec, frozen=True, kw_only=True):
@@ -58,7 +62,10 @@ def normalize_route(route_path: str) -> str:
 
 async def _check(pool: db.Pool, workspace: str, spec: TriggerSpec) -> TriggerSpec:
     scripts.check_path(spec.path)
-    await scripts.get_by_path(pool, workspace=workspace, path=spec.script_path)
+    if spec.is_flow:
+        await flows.get(pool, workspace=workspace, path=spec.script_path)
+    else:
+        await scripts.get_by_path(pool, workspace=workspace, path=spec.script_path)
     if spec.authentication == "signature" and not spec.signature_secret:
         raise errors.Invalid(
             "signature authentication needs signature_secret: the path of a secret variable",
@@ -79,6 +86,7 @@ def _params(workspace: str, spec: TriggerSpec) -> tuple[Any, ...]:
         spec.signature_secret,
         spec.signature_header,
         spec.signature_algorithm,
+        spec.is_flow,
     )
 
 

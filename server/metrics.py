@@ -4,7 +4,8 @@ Workers are other processes, often on other machines, so the numbers cannot
 live in the server's memory: the queue and the workers table give the
 gauges, and counters are kept in tables by the database itself (a trigger on
 `completed` counts every ended job and its run time, see migration 0070) or
-by each worker (its dependency cache hits). A scrape is a handful of small
+by each worker (its dependency cache hits and misses, counted in memory and
+added with its heartbeat). A scrape is a handful of small
 queries, none over the job history. Any server answers the same figures.
 """
 
@@ -38,9 +39,12 @@ class _Fixed:
         return iter(self._families)
 
 
-async def count_worker_event(pool: db.Pool, *, worker: str, name: str) -> None:
-    """Add one to this worker's counter `name` (its own row: no contention between workers)."""
-    await pool.execute(db.query("count_worker_event"), worker, name)
+async def add_worker_counts(pool: db.Pool, *, worker: str, counts: dict[str, int]) -> None:
+    """Add to this worker's counters (its own rows: no contention between workers).
+
+    Workers count in memory and call this with their heartbeat, not once per event.
+    """
+    await pool.execute(db.query("add_worker_counts"), worker, list(counts), list(counts.values()))
 
 
 def _histogram_buckets(

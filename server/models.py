@@ -51,6 +51,14 @@ class Script(msgspec.Struct, frozen=True, kw_only=True):
     lock_error: str | None = None
 
 
+class LockState(msgspec.Struct, frozen=True, kw_only=True):
+    """A lock as it stands: resolved, failed with the resolver's message, or pending."""
+
+    lock: str | None
+    lock_status: LockStatus
+    lock_error: str | None
+
+
 class ScriptHead(msgspec.Struct, frozen=True, kw_only=True):
     """A path with its newest version, as listed."""
 

@@ -3,8 +3,15 @@
 `tidemill run ./file.py` and an editor's "Test" button want to run what is on
 screen without adding a version to the script's history. A preview is read like
 a save (its input schema from `main`'s signature, its arguments checked against
-it, its dependencies locked by the same function a save uses), but nothing is
-written to `script_versions`: the code and lock are kept with the job instead.
+it), but nothing is written to `script_versions`: the code and lock are kept
+with the job instead.
+
+Its dependencies take a saved version's path: the request only reads them from
+the text, and a `dependencies` job on a worker resolves them while the preview
+job waits, so no request ever waits on a resolver. Previews are run again and
+again (an editor's Test button, `tidemill dev`), so a lock already resolved in
+the workspace from the same requirements (by a save or an earlier preview) is
+reused as it is: no job, no resolver call, and the environment is already built.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ class Preview(msgspec.Struct, frozen=True, kw_only=True):
     """The body of `jobs/run/preview`, in Windmill's field names (its `Preview` schema).
 
     Only `kind: code` is supported. `lock` and `dedicated_worker` are accepted and
-    ignored: the server locks the code itself, the same way it locks a save.
+    ignored: the code is locked the way a save is, by a `dependencies` job.
     """
 
     content: str | None = None
@@ -39,14 +46,8 @@ def default_path(username: str) -> str:
     return f"u/{username}/preview"
 
 
-def _lock_status(locked: requirements.Lock) -> models.LockStatus:
-    if locked.error is not None:
-        return "failed"
-    return "ready" if locked.text is not None else "none"
-
-
-async def prepare(*, workspace: str, preview: Preview, username: str) -> models.Script:
-    """The unsaved version a preview runs: schema read, dependencies locked.
+def prepare(*, workspace: str, preview: Preview, username: str) -> models.Script:
+    """The unsaved version a preview runs: schema read, lock planned (never resolved here).
 
     Raises:
         errors.Invalid: No content or language, or a bad path or language.
@@ -62,7 +63,7 @@ async def prepare(*, workspace: str, preview: Preview, username: str) -> models.
     path = scripts.check_path(preview.path or default_path(username))
     language = scripts.normalize_language(preview.language)
     signature = introspection.infer_signature(language, preview.content)
-    locked = await requirements.lock_source(language, preview.content)
+    planned = scripts.plan_lock(language, preview.content)
     return models.Script(
         workspace=models.WorkspaceId(workspace),
         path=path,
@@ -77,9 +78,8 @@ async def prepare(*, workspace: str, preview: Preview, username: str) -> models.
         settings={},
         created_by=username,
         created_at=datetime.now(UTC),
-        lock=locked.text,
-        lock_status=_lock_status(locked),
-        lock_error=locked.error,
+        lock_status=planned.status,
+        lock_error=planned.error,
     )
 
 
@@ -98,8 +98,14 @@ async def start(
     Raises:
         errors.Invalid: Bad arguments (each failing field named), or a bad body.
     """
-    script = await prepare(workspace=workspace, preview=preview, username=created_by)
+    script = prepare(workspace=workspace, preview=preview, username=created_by)
     args = arguments.validate(script.schema, preview.args)
+    key = None
+    if script.lock_status == "pending":
+        key = requirements.requirements_hash(script.language, script.content)
+        cached = await scripts.cached_lock(pool, workspace=workspace, requirements_hash=key)
+        if cached is not None:
+            script = msgspec.structs.replace(script, lock=cached, lock_status="ready")
     return await queue.enqueue_preview(
         pool,
         job_id=job_id or queue.new_job_id(),
@@ -107,4 +113,5 @@ async def start(
         args=args,
         created_by=created_by,
         tag=preview.tag,
+        requirements_hash=key,
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from server import arguments, db, errors, flow_engine, flow_state, flows, models
+from server import arguments, db, errors, flow_engine, flow_state, flows, models, requirements
 
 QUEUED_CHANNEL = "tidemill_queued"
 DONE_CHANNEL = "tidemill_done"
@@ -92,11 +92,15 @@ async def enqueue_preview(
     args: dict[str, Any],
     created_by: str,
     tag: str | None = None,
+    requirements_hash: str | None = None,
 ) -> models.JobId:
     """Queue a run of code that is not saved (`preview` is never stored as a version).
 
     The code and its lock are kept with the job, in the transaction that queues it,
-    so a worker that leases the job always finds them.
+    so a worker that leases the job always finds them. A pending lock is resolved as a
+    version's is, by a `dependencies` job (queued here, with a copy of the code, under the
+    requirements' hash), unless one for the same requirements is already on its way: a
+    resolver stores its lock on every preview waiting for those requirements.
     """
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
@@ -108,7 +112,33 @@ async def enqueue_preview(
             preview.lock,
             preview.lock_status,
             preview.lock_error,
+            requirements_hash,
         )
+        if preview.lock_status == "pending" and requirements_hash is not None:
+            busy = await conn.fetchval(
+                db.query("dependency_job_status"), preview.workspace, requirements_hash
+            )
+            if busy is None:
+                resolver = await enqueue_dependencies(
+                    conn,
+                    workspace=preview.workspace,
+                    path=preview.path,
+                    script_hash=requirements_hash,
+                    language=preview.language,
+                    tag=tag,
+                    created_by=created_by,
+                )
+                await conn.execute(
+                    db.query("save_preview_code"),
+                    resolver,
+                    preview.workspace,
+                    preview.language,
+                    preview.content,
+                    None,
+                    "pending",
+                    None,
+                    requirements_hash,
+                )
         await enqueue(
             conn,
             job_id=job_id,
@@ -119,6 +149,33 @@ async def enqueue_preview(
             kind="preview",
         )
     return job_id
+
+
+async def preview_lock(pool: db.Pool, *, workspace: str, job_id: models.JobId) -> models.LockState:
+    """A preview job's lock as it stands (a resolver may have stored it since the lease)."""
+    row = await pool.fetchrow(db.query("get_preview_lock"), workspace, job_id)
+    if row is None:
+        raise errors.NotFound(f"no preview job {job_id}")
+    return msgspec.convert(dict(row.items()), models.LockState)
+
+
+async def store_preview_locks(
+    pool: db.Pool, *, workspace: str, requirements_hash: str, locked: requirements.Lock
+) -> int:
+    """Store a resolved lock (or the resolver's message) on the previews waiting for it.
+
+    Answers how many were waiting; wakes their runs on `tidemill_locked`.
+    """
+    status: models.LockStatus = "failed" if locked.error is not None else "ready"
+    stored = await pool.fetchval(
+        db.query("store_preview_locks"),
+        workspace,
+        requirements_hash,
+        locked.text,
+        status,
+        locked.error,
+    )
+    return int(stored)
 
 
 async def preview_code(pool: db.Pool, *, workspace: str, job_id: models.JobId) -> str | None:
@@ -317,7 +374,13 @@ async def complete(
             last_log,
         )
         if row is not None and row["parent_job"] is not None:
-            work.pending.append((row["parent_job"], job_id))
+            # the step's outcome is in hand: the flow advances without reading it back
+            outcome = flow_state.ChildOutcome(
+                status=status,
+                result=result,
+                error=None if error is None else msgspec.to_builtins(error),
+            )
+            work.pending.append(_Ended(row["parent_job"], job_id, outcome))
             await _advance_flows(conn, work)
     await _cancel_after(pool, work)
     return row is not None
@@ -398,7 +461,7 @@ async def _cancel_one(
         elif lineage["status"] == "canceled":
             parent = lineage["parent_job"]
         if advance_parent and parent is not None:
-            work.pending.append((parent, job_id))
+            work.pending.append(_Ended(parent, job_id))
             await _advance_flows(conn, work)
     await _cancel_after(pool, work, by=by, reason=reason)
     return True
@@ -412,7 +475,9 @@ async def recover_lost(pool: db.Pool, *, lost_after_s: float) -> list[tuple[mode
     work = _Work()
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(db.query("recover_lost_jobs"), lost_after_s)
-        work.pending.extend((r["parent_job"], r["id"]) for r in rows if r["parent_job"] is not None)
+        work.pending.extend(
+            _Ended(r["parent_job"], r["id"]) for r in rows if r["parent_job"] is not None
+        )
         await _advance_flows(conn, work)
         await _expire_suspended(conn, work)
     await _cancel_after(pool, work)
@@ -547,6 +612,21 @@ async def list_workers(pool: db.Pool, *, alive_within_s: float) -> list[models.W
 # --- flows: server.flow_engine decides, this module writes ---------------------------------
 
 
+class _Started(msgspec.Struct, frozen=True):
+    """A flow job just inserted, with its version when the inserter had it in hand."""
+
+    job: flow_state.FlowJob
+    flow: flow_engine.Definition | None = None
+
+
+class _Ended(msgspec.Struct, frozen=True):
+    """A child of `flow_id` ended; `outcome` when the ender knows it (else read back)."""
+
+    flow_id: uuid.UUID
+    child_id: uuid.UUID
+    outcome: flow_state.ChildOutcome | None = None
+
+
 class _Work:
     """Flow events to work through in one transaction, and the cancels to send after it.
 
@@ -554,8 +634,8 @@ class _Work:
     could deadlock with that sibling's own completion (child lock, then flow lock).
     """
 
-    def __init__(self, *events: tuple[uuid.UUID, uuid.UUID] | flow_state.FlowJob) -> None:
-        self.pending: deque[tuple[uuid.UUID, uuid.UUID] | flow_state.FlowJob] = deque(events)
+    def __init__(self, *events: _Started | _Ended) -> None:
+        self.pending: deque[_Started | _Ended] = deque(events)
         self.cancels: list[tuple[str, models.JobId]] = []
 
 
@@ -575,9 +655,14 @@ async def enqueue_flow(
     created_by: str,
     tag: str | None = None,
     schedule_path: str | None = None,
+    scheduled_for: datetime | None = None,
     parent_job: uuid.UUID | None = None,
 ) -> models.JobId:
-    """Start a run of a flow version: its first steps are queued before this returns."""
+    """Start a run of a flow version: its first steps are queued before this returns.
+
+    A flow starts at once; `scheduled_for` is the time a schedule's fire is recorded at
+    (the key that makes each fire run once).
+    """
     state = flow_state.new_state(flow.version_id, flow.definition.modules, args)
     job = flow_state.FlowJob(
         id=job_id,
@@ -588,9 +673,11 @@ async def enqueue_flow(
         parent_job=parent_job,
         flow_status=state,
     )
-    work = _Work(job)
+    work = _Work(_Started(job, flow_engine.Definition(flow.path, flow.definition)))
     async with pool.acquire() as conn, conn.transaction():
-        await _insert_flow(conn, job, step_id=None, schedule_path=schedule_path)
+        await _insert_flow(
+            conn, job, step_id=None, schedule_path=schedule_path, scheduled_for=scheduled_for
+        )
         await _advance_flows(conn, work)
     await _cancel_after(pool, work)
     return job_id
@@ -609,6 +696,8 @@ async def restart_flow(
     if row is None or row["parent_job"] is not None:
         raise errors.NotFound(f"no finished flow run {job_id}")
     old = msgspec.convert(dict(row.items()), flow_state.FlowJob)
+    async with pool.acquire() as conn:
+        flow = await flow_engine.definition(conn, old)
     job = flow_state.FlowJob(
         id=new_job_id(),
         workspace=old.workspace,
@@ -616,9 +705,9 @@ async def restart_flow(
         created_by=created_by,
         tag=old.tag,
         parent_job=None,
-        flow_status=flow_state.restarted(old.flow_status, step_id),
+        flow_status=flow_engine.restart_state(flow, old.flow_status, step_id),
     )
-    work = _Work(job)
+    work = _Work(_Started(job, flow))
     async with pool.acquire() as conn, conn.transaction():
         await _insert_flow(conn, job, step_id=None)
         await _advance_flows(conn, work)
@@ -632,6 +721,7 @@ async def _insert_flow(
     *,
     step_id: str | None,
     schedule_path: str | None = None,
+    scheduled_for: datetime | None = None,
 ) -> None:
     await conn.execute(
         db.query("insert_flow_job"),
@@ -646,6 +736,7 @@ async def _insert_flow(
         step_id,
         job.flow_status,
         schedule_path,
+        scheduled_for,
     )
 
 
@@ -657,24 +748,28 @@ async def _advance_flows(conn: db.AnyConnection, work: _Work) -> None:
     """
     while work.pending:
         event = work.pending.popleft()
-        if isinstance(event, flow_state.FlowJob):
-            job = event
-            advance = await flow_engine.start(conn, job)
+        if isinstance(event, _Started):
+            job, flow = event.job, await flow_engine.definition(conn, event.job, event.flow)
+            advance = await flow_engine.start(conn, job, flow)
         else:
-            flow_id, child_id = event
-            row = await conn.fetchrow(db.query("lock_flow_job"), flow_id)
+            row = await conn.fetchrow(db.query("lock_flow_job"), event.flow_id)
             if row is None:
                 continue  # the flow ended already (canceled, or failed on another step)
             job = msgspec.convert(dict(row.items()), flow_state.FlowJob)
-            child = await conn.fetchrow(db.query("completed_child"), child_id)
-            if child is None:
-                continue  # a child flow canceled with its parent
-            outcome = msgspec.convert(dict(child.items()), flow_state.ChildOutcome)
-            found = await flow_engine.child_done(conn, job, models.JobId(child_id), outcome)
+            flow = flow_engine.locked_definition(job, row)
+            outcome = event.outcome
+            if outcome is None:
+                child = await conn.fetchrow(db.query("completed_child"), event.child_id)
+                if child is None:
+                    continue  # a child flow canceled with its parent
+                outcome = msgspec.convert(dict(child.items()), flow_state.ChildOutcome)
+            found = await flow_engine.child_done(
+                conn, job, models.JobId(event.child_id), outcome, flow
+            )
             if found is None:
                 continue
             advance = found
-        await _apply(conn, job, advance, work)
+        await _apply(conn, job, advance, work, flow)
 
 
 async def _apply(
@@ -682,6 +777,7 @@ async def _apply(
     job: flow_state.FlowJob,
     advance: flow_state.Advance,
     work: _Work,
+    flow: flow_engine.Definition | None = None,
 ) -> None:
     """Write what the engine decided: the state (or the end), cancels, new children."""
     finish = advance.finish
@@ -695,13 +791,22 @@ async def _apply(
             advance.state,
         )
         if row is not None and row["parent_job"] is not None:
-            work.pending.append((row["parent_job"], job.id))
-    else:
+            outcome = flow_state.ChildOutcome(
+                status=finish.status,
+                result=finish.result,
+                error=None if finish.error is None else msgspec.to_builtins(finish.error),
+                stopped_early=finish.stopped_early,
+            )
+            work.pending.append(_Ended(row["parent_job"], job.id, outcome))
+    steps = [c for c in advance.children if isinstance(c, flow_state.ChildScript)]
+    # the common case, one step queued, stores the state in the same statement
+    save_with_step = finish is None and len(steps) == 1
+    if finish is None and not save_with_step:
         await conn.execute(db.query("save_flow_status"), job.id, advance.state)
     work.cancels.extend((job.workspace, child_id) for child_id in advance.cancel)
     for child in advance.children:
         if isinstance(child, flow_state.ChildScript):
-            await _enqueue_step(conn, job, child)
+            await _enqueue_step(conn, job, child, advance.state if save_with_step else None)
         else:
             sub = flow_state.FlowJob(
                 id=child.job_id,
@@ -713,12 +818,18 @@ async def _apply(
                 flow_status=child.state,
             )
             await _insert_flow(conn, sub, step_id=child.step_id)
-            work.pending.append(sub)
+            # a loop iteration or a branch runs the same version; a sub-flow its own
+            same = flow is not None and child.version == job.flow_status.version
+            work.pending.append(_Started(sub, flow if same else None))
 
 
 async def _enqueue_step(
-    conn: db.AnyConnection, job: flow_state.FlowJob, child: flow_state.ChildScript
+    conn: db.AnyConnection,
+    job: flow_state.FlowJob,
+    child: flow_state.ChildScript,
+    state: flow_state.FlowState | None,
 ) -> None:
+    """Queue a script step; with `state`, also store the flow's state, in one round trip."""
     script = child.script
     settings = script.settings
     policy = msgspec.to_builtins(child.retry) if child.retry is not None else settings.get("retry")
@@ -744,6 +855,7 @@ async def _enqueue_step(
         settings.get("concurrent_limit"),
         settings.get("concurrency_time_window_s"),
         child.step_id,
+        state,
     )
 
 
@@ -825,7 +937,8 @@ async def resume(
                 return False  # a repeat after the flow went on and ended
             raise errors.Conflict("the flow of this step has already ended")
         job = msgspec.convert(dict(row.items()), flow_state.FlowJob)
-        suspend = await flow_engine.resume_form(conn, job, step["flow_step_id"])
+        flow = flow_engine.locked_definition(job, row)
+        suspend = flow_engine.resume_form(flow, step["flow_step_id"])
         if approved and suspend.resume_form is not None and suspend.resume_form.schema:
             payload = arguments.validate(suspend.resume_form.schema, payload)
         inserted = await conn.fetchval(
@@ -833,9 +946,9 @@ async def resume(
         )
         if not inserted:
             return False
-        advance = await flow_engine.events_arrived(conn, job, job_id)
+        advance = await flow_engine.events_arrived(conn, job, job_id, flow)
         if advance is not None:
-            await _apply(conn, job, advance, work)
+            await _apply(conn, job, advance, work, flow)
             await _advance_flows(conn, work)
     await _cancel_after(pool, work)
     return True

@@ -375,21 +375,27 @@ def lock_interpreter(lock: str) -> str:
     return lines[1].removeprefix(VERSION_HEADER)
 
 
-async def lock_source(language: str, content: str, *, timeout_s: float = LOCK_TIMEOUT_S) -> Lock:
-    """Lock what a script's source needs, the one way saved versions and previews share.
+def requirements_hash(language: str, content: str) -> str:
+    """What a script's lock is resolved from, hashed: equal requirements, equal lock.
 
-    Only Python is locked here (Deno keeps its own lock); source that needs nothing
-    gets no lock, and one that cannot be resolved keeps uv's message.
+    The key of a workspace's lock cache (previews reuse a lock resolved for the same
+    requirements instead of calling the resolver again). Order does not matter to a
+    resolver, so it does not matter here.
+
+    Raises:
+        InvalidMetadata: A `# /// script` block that cannot be read.
     """
-    if language != "python3":
-        return Lock()
-    try:
+    if language == "python3":
         reqs = of_python(content)
-    except InvalidMetadata as exc:
-        return Lock(error=str(exc))
-    if not reqs.packages and reqs.requires_python is None:
-        return Lock()
-    return await lock(reqs, timeout_s=timeout_s)
+        parts = [reqs.requires_python or "", *sorted(reqs.packages)]
+    elif language == "deno":
+        imports = of_typescript(content)
+        mapped = [f"{name}={target}" for name, target in sorted(imports.import_map.items())]
+        parts = [*sorted(imports.remote), "", *mapped]
+    else:
+        parts = []
+    text = "\0".join([language, *parts])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def lock_hash(text: str) -> str:

@@ -11,7 +11,10 @@ trigger inside the statement that queues the job (migration 0003), so a second
 enqueue of the same fire fails, whoever attempts it.
 
 The leader also watches its schedules' finished runs, through the fires not yet
-settled, and queues their `on_failure` / `on_recovery` scripts.
+settled, and queues their `on_failure` / `on_recovery` scripts (or flows).
+
+A schedule of a flow (`is_flow`) starts the flow's newest version at each fire; the
+flow's job carries the fire time as `scheduled_for`, so the same key holds.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 import asyncpg
 
-from server import arguments, db, errors, models, queue, schedules, scripts
+from server import arguments, db, errors, flows, models, queue, schedules
 
 log = logging.getLogger(__name__)
 
@@ -152,17 +155,17 @@ async def fire_due(conn: db.Connection, pool: db.Pool, *, now: datetime, grace: 
         )
         error = None
         try:
-            script = await scripts.get_by_path(
-                pool, workspace=schedule.workspace, path=schedule.script_path
+            target = await schedules.runnable(
+                pool, schedule.workspace, path=schedule.script_path, is_flow=schedule.is_flow
             )
-            # the script may have changed since the schedule was saved: check again
-            args = arguments.validate(script.schema, schedule.args)
+            # the script or flow may have changed since the schedule was saved: check again
+            args = arguments.validate(flows.input_schema(target), schedule.args)
         except (errors.NotFound, errors.Invalid) as exc:
             error = f"cannot run {schedule.script_path}: {exc.message}"
             log.warning("schedule %s: %s", schedule.path, error)
         else:
             for fire_at in plan.fires:
-                await _enqueue_fire(pool, schedule, script, args, fire_at)
+                await _enqueue_fire(pool, schedule, target, args, fire_at)
         await conn.execute(
             db.query("advance_schedule"),
             schedule.workspace,
@@ -177,15 +180,26 @@ async def fire_due(conn: db.Connection, pool: db.Pool, *, now: datetime, grace: 
 async def _enqueue_fire(
     pool: db.Pool,
     schedule: schedules.Schedule,
-    script: models.Script,
+    target: flows.Runnable,
     args: dict[str, Any],
     fire_at: datetime,
 ) -> None:
     try:
+        if isinstance(target, flows.Flow):
+            await queue.enqueue_flow(
+                pool,
+                job_id=queue.new_job_id(),
+                flow=target,
+                args=args,
+                created_by=schedule.edited_by,
+                schedule_path=schedule.path,
+                scheduled_for=fire_at,
+            )
+            return
         await queue.enqueue(
             pool,
             job_id=queue.new_job_id(),
-            script=script,
+            script=target,
             args=args,
             created_by=schedule.edited_by,
             scheduled_for=fire_at,
@@ -264,15 +278,20 @@ async def _run_hook(
     the job there and queues nothing.
     """
     job_id = models.JobId(uuid.uuid5(for_job, kind))
+    path, is_flow = schedules.hook_target(hook_path)
     try:
-        script = await scripts.get_by_path(pool, workspace=workspace, path=hook_path)
-        args = arguments.validate(script.schema, args)
+        target = await schedules.runnable(pool, workspace, path=path, is_flow=is_flow)
+        args = arguments.validate(flows.input_schema(target), args)
     except (errors.NotFound, errors.Invalid) as exc:
         problem = f"{kind} {hook_path} could not run: {exc.message}"
         log.warning("%s", problem)
         return problem
-    if not await _exists(pool, workspace, job_id):
-        await queue.enqueue(pool, job_id=job_id, script=script, args=args, created_by=created_by)
+    if await _exists(pool, workspace, job_id):
+        return None
+    if isinstance(target, flows.Flow):
+        await queue.enqueue_flow(pool, job_id=job_id, flow=target, args=args, created_by=created_by)
+    else:
+        await queue.enqueue(pool, job_id=job_id, script=target, args=args, created_by=created_by)
     return None
 
 

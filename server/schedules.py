@@ -1,9 +1,9 @@
-"""Schedules: cron triggers of scripts, and the cron math behind them.
+"""Schedules: cron triggers of scripts and flows, and the cron math behind them.
 
-A schedule runs a script with fixed arguments at the times a cron expression
-names, read in an IANA time zone. All the time arithmetic here is a pure
-function of an explicit `now`, so DST edges and missed fires are tested with
-any clock; `server.scheduler` is the loop that acts on due schedules.
+A schedule runs a script (or, with `is_flow`, a flow) with fixed arguments at the
+times a cron expression names, read in an IANA time zone. All the time arithmetic
+here is a pure function of an explicit `now`, so DST edges and missed fires are
+tested with any clock; `server.scheduler` is the loop that acts on due schedules.
 
 DST, for expressions that name fixed hours (the hour field is not `*` or
 `*/n`): a fire in the hour skipped by spring-forward runs once, at the end of
@@ -22,17 +22,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 from croniter import CroniterError, croniter
 
-from server import arguments, db, errors, models, scripts
+from server import arguments, db, errors, flows, models, scripts
 
 UPCOMING = 5
-SCRIPT_PREFIX = "script/"  # Windmill names hooks `script/<path>`
+SCRIPT_PREFIX = "script/"  # Windmill names hooks `script/<path>` or `flow/<path>`
+FLOW_PREFIX = "flow/"
 
 
 class ScheduleSpec(msgspec.Struct, frozen=True, kw_only=True):
     """The body of `schedules/update`, in Windmill's field names (`create` adds `path`).
 
-    Other Windmill fields (`on_failure_times`, ...) are accepted and ignored. `retry`
-    is the policy of the runs it starts; without it, the script's own applies.
+    Other Windmill fields (`on_failure_times`, ...) are accepted and ignored. With
+    `is_flow`, `script_path` names a flow. `retry` is the policy of the script runs it
+    starts (without it, the script's own applies); a flow retries per step, so a
+    schedule of a flow takes none. A hook is a script, `script/<path>` or `flow/<path>`.
     """
 
     schedule: str
@@ -64,6 +67,7 @@ class Schedule(msgspec.Struct, frozen=True, kw_only=True):
     schedule: str
     timezone: str
     script_path: str
+    is_flow: bool = False
     args: dict[str, Any]
     enabled: bool
     summary: str
@@ -195,22 +199,31 @@ class _Problems:
             self.details += exc.details
 
 
+async def runnable(pool: db.Pool, workspace: str, *, path: str, is_flow: bool) -> flows.Runnable:
+    """The newest version of the script (or flow) a schedule or hook runs; NotFound if none."""
+    if is_flow:
+        return await flows.get(pool, workspace=workspace, path=path)
+    return await scripts.get_by_path(pool, workspace=workspace, path=path)
+
+
 async def _check_call(
     pool: db.Pool,
     workspace: str,
     *,
     script_path: str,
+    is_flow: bool,
     args: dict[str, Any],
     script_field: str,
     args_field: str,
 ) -> None:
     """Invalid unless `script_path` exists and takes `args`; bad ones are `args_field.x`."""
     try:
-        script = await scripts.get_by_path(pool, workspace=workspace, path=script_path)
+        target = await runnable(pool, workspace, path=script_path, is_flow=is_flow)
     except errors.NotFound:
-        raise _invalid(script_field, f"no script at {script_path!r}") from None
+        kind = "flow" if is_flow else "script"
+        raise _invalid(script_field, f"no {kind} at {script_path!r}") from None
     try:
-        arguments.validate(script.schema, args)
+        arguments.validate(flows.input_schema(target), args)
     except errors.Invalid as exc:
         details = [
             {**d, "path": f"{args_field}.{d['path']}" if d["path"] else args_field}
@@ -219,11 +232,21 @@ async def _check_call(
         raise errors.Invalid(exc.message, details) from None
 
 
+def hook_target(stored: str) -> tuple[str, bool]:
+    """A stored hook's path and whether it is a flow (stored `flow/<path>`)."""
+    if stored.startswith(FLOW_PREFIX):
+        return stored.removeprefix(FLOW_PREFIX), True
+    return stored, False
+
+
 def _hook_path(value: str, field: str) -> str:
-    path = value.removeprefix(SCRIPT_PREFIX)
+    """A hook as stored: a script's plain path, or `flow/<path>` for a flow."""
+    path, is_flow = hook_target(value.removeprefix(SCRIPT_PREFIX))
     if not scripts.PATH_RE.match(path):
-        raise _invalid(field, f"{value!r} is not a script path (flows cannot be hooks yet)")
-    return path
+        raise _invalid(
+            field, f"{value!r} is not a hook: use a script path, script/<path> or flow/<path>"
+        )
+    return FLOW_PREFIX + path if is_flow else path
 
 
 class _Checked(msgspec.Struct, frozen=True, kw_only=True):
@@ -241,9 +264,9 @@ async def _check(
     problems = _Problems()
     with problems.check():
         scripts.check_path(path)
-    if spec.is_flow:
+    if spec.is_flow and spec.retry is not None:
         problems.details.append(
-            {"path": "is_flow", "message": "schedules of flows are not supported yet"}
+            {"path": "retry", "message": "a flow retries per step (module `retry`), not per run"}
         )
     tz: ZoneInfo | None = None
     with problems.check():
@@ -256,6 +279,7 @@ async def _check(
             pool,
             workspace,
             script_path=spec.script_path,
+            is_flow=spec.is_flow,
             args=spec.args,
             script_field="script_path",
             args_field="args",
@@ -278,10 +302,12 @@ async def _check(
                 schedule_path=path,
                 path=spec.script_path,
             )
+            hook_path, hook_is_flow = hook_target(hook)
             await _check_call(
                 pool,
                 workspace,
-                script_path=hook,
+                script_path=hook_path,
+                is_flow=hook_is_flow,
                 args=sample,
                 script_field=field,
                 args_field=f"{field}_extra_args",
@@ -345,6 +371,7 @@ async def create(
         edited_by,
         checked.first_fire if enabled else None,
         None if new.retry is None else msgspec.to_builtins(new.retry),
+        new.is_flow,
     )
     if row is None:
         raise errors.Conflict(f"a schedule already exists at {new.path!r}")
@@ -376,6 +403,7 @@ async def update(
         edited_by,
         checked.first_fire,
         None if spec.retry is None else msgspec.to_builtins(spec.retry),
+        spec.is_flow,
     )
     if row is None:
         raise errors.NotFound(f"no schedule at {path!r}")

@@ -9,6 +9,8 @@ A version's lock (what its dependencies resolve to) is not computed by the
 save: the save marks it `pending` and queues a `dependencies` job in the same
 transaction; a worker resolves it and `store_lock` stores the lock or the
 resolver's message, waking the runs that wait for it on `tidemill_locked`.
+Each resolved lock is also remembered by the hash of its requirements
+(`dependency_locks`), for previews to reuse.
 """
 
 from __future__ import annotations
@@ -190,17 +192,29 @@ async def store_lock(
     return bool(row is not None and row["stored"])
 
 
-class LockState(msgspec.Struct, frozen=True, kw_only=True):
-    lock: str | None
-    lock_status: models.LockStatus
-    lock_error: str | None
-
-
-async def get_lock(pool: db.Pool, *, workspace: str, path: str, hash_: str) -> LockState:
+async def get_lock(pool: db.Pool, *, workspace: str, path: str, hash_: str) -> models.LockState:
     row = await pool.fetchrow(db.query("get_lock"), workspace, path, hash_)
     if row is None:
         raise errors.NotFound(f"no script version {hash_!r} at {path!r}")
-    return msgspec.convert(dict(row.items()), LockState)
+    return msgspec.convert(dict(row.items()), models.LockState)
+
+
+async def remember_lock(
+    pool: db.Pool, *, workspace: str, requirements_hash: str, lock: str
+) -> None:
+    """Keep a resolved lock for the next preview with the same requirements (see `cached_lock`)."""
+    await pool.execute(db.query("remember_lock"), workspace, requirements_hash, lock)
+
+
+async def cached_lock(pool: db.Pool, *, workspace: str, requirements_hash: str) -> str | None:
+    """The lock last resolved in the workspace from these requirements, if any.
+
+    Filled by every resolution, a saved version's or a preview's, so a preview of a
+    script whose requirements did not change runs with the lock (and the environment)
+    its saved version has, without resolving again.
+    """
+    lock = await pool.fetchval(db.query("cached_lock"), workspace, requirements_hash)
+    return None if lock is None else str(lock)
 
 
 def _script(row: Any) -> models.Script:

@@ -211,6 +211,24 @@ def free_port() -> int:
         return port
 
 
+def process_env(dsn: str, *, home: Path, tmp: Path, **settings: str) -> dict[str, str]:
+    """The environment of a test's `tidemill` processes on `dsn`, serving on a free port.
+
+    Quick heartbeats and polls by default; `settings` (`TIDEMILL_...=value`) add or override.
+    """
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp),
+        "TIDEMILL_DATABASE_URL": dsn,
+        "TIDEMILL_HOME": str(home),
+        "TIDEMILL_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TIDEMILL_PORT": str(free_port()),
+        "TIDEMILL_HEARTBEAT_S": "0.2",
+        "TIDEMILL_LOST_AFTER_S": "1.5",
+        "TIDEMILL_POLL_S": "0.5",
+    } | settings
+
+
 class Processes:
     """Real `tidemill` processes started by a test, stopped at its end."""
 
@@ -260,18 +278,7 @@ def wait_healthy(base_url: str, timeout_s: float = 60) -> None:
 @pytest.fixture
 def processes(dsn: str, tmp_path: Path, reachable_tmp: Path, pool: db.Pool) -> Iterator[Processes]:
     """Start `tidemill server` / `tidemill worker` processes on this test's database."""
-    port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "TIDEMILL_DATABASE_URL": dsn,
-        "TIDEMILL_HOME": str(reachable_tmp / "home"),
-        "TIDEMILL_ADMIN_TOKEN": ADMIN_TOKEN,
-        "TIDEMILL_PORT": str(port),
-        "TIDEMILL_HEARTBEAT_S": "0.2",
-        "TIDEMILL_LOST_AFTER_S": "1.5",
-        "TIDEMILL_POLL_S": "0.5",
-    }
+    env = process_env(dsn, home=reachable_tmp / "home", tmp=tmp_path)
     running = Processes(env, tmp_path)
     try:
         yield running

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import overhead, queues, report, windmill
+from bench import flow40, overhead, queues, report, windmill
 
 
 def test_the_page_puts_each_figure_beside_its_comparison_and_target() -> None:
@@ -40,6 +40,32 @@ def test_the_page_puts_each_figure_beside_its_comparison_and_target() -> None:
     drain = rows["| Drain 100 trivial jobs with 2 workers, warm mode"]
     assert "0.50x" in drain and "**no**" in drain
     assert "procrastinate could not be measured in this run: `no such database`" in text
+
+
+def test_flow_rows_compare_with_jobs_and_prefect_against_their_targets() -> None:
+    page = report.Page(quick=True, load_before=(1.0, 1.0, 1.0))
+    page.flow40 = flow40.Figures(
+        rounds={"light": 3, "heavy": 1},
+        seconds={
+            "flow": {"light": 1.5, "heavy": 20.0},
+            "flow warm": {"light": 0.2, "heavy": 18.0},
+            "jobs": {"light": 2.0, "heavy": 21.0},
+            "jobs warm": {"light": 0.25, "heavy": 18.5},
+            "prefect": {"light": 3.0, "heavy": 15.0},
+        },
+        prefect_version="3.0.0",
+    )
+    text = report.render(page)
+    rows = [line for line in text.splitlines() if line.startswith("| Flow of ")]
+    assert len(rows) == 8  # 2 shapes x 2 modes x (jobs, Prefect)
+    light = [r for r in rows if "40 x fib(10) steps, process per job (median of 3)" in r]
+    assert "the same as 40 separate jobs: 2.00 s" in light[0] and "0.75x" in light[0]
+    assert "Prefect 3.0.0: 3.00 s" in light[1] and "0.50x" in light[1]
+    assert all(r.endswith("| ≤ 1 s | **no** |") for r in light)
+    warm = [r for r in rows if "40 x fib(10) steps, warm mode" in r]
+    assert all(r.endswith("| ≤ 0.3 s | yes |") for r in warm)
+    heavy = [r for r in rows if "10 x fib(33)" in r]
+    assert all(r.endswith("| — | — |") for r in heavy)
 
 
 @pytest.mark.e2e

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from server import db, embedded
-from tests.conftest import ADMIN_TOKEN, Processes, free_port, wait_healthy
+from tests.conftest import ADMIN_TOKEN, Processes, process_env, wait_healthy
 
 pytestmark = pytest.mark.chaos
 
@@ -125,23 +125,19 @@ async def test_a_postgresql_restart_under_load_loses_no_accepted_job(
 ) -> None:
     dsn = await asyncio.to_thread(cluster.start)
     port = urlsplit(dsn).port
-    http_port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "TIDEMILL_DATABASE_URL": dsn,
-        "TIDEMILL_HOME": str(tmp_path / "home"),
-        "TIDEMILL_ADMIN_TOKEN": ADMIN_TOKEN,
-        "TIDEMILL_PORT": str(http_port),
-        "TIDEMILL_HEARTBEAT_S": "0.5",
-        "TIDEMILL_LOST_AFTER_S": "5",
+    env = process_env(
+        dsn,
+        home=tmp_path / "home",
+        tmp=tmp_path,
+        TIDEMILL_HEARTBEAT_S="0.5",
+        TIDEMILL_LOST_AFTER_S="5",
         # no help from polling: jobs must be found through LISTEN, re-established by itself
-        "TIDEMILL_POLL_S": "60",
-    }
+        TIDEMILL_POLL_S="60",
+    )
     running = Processes(env, tmp_path)
     try:
         running.start("server")
-        base = f"http://127.0.0.1:{http_port}"
+        base = f"http://127.0.0.1:{env['TIDEMILL_PORT']}"
         await asyncio.to_thread(wait_healthy, base)
         for _ in range(2):
             running.start("worker")

@@ -24,6 +24,11 @@ def live(
     yield from start_live(pg_server, template_db, tmp_path_factory.mktemp("examples"))
 
 
+def files_under(root: Path) -> dict[Path, str]:
+    """Every file of a workspace folder's `f/` (a flow's folder holds files too)."""
+    return {p.relative_to(root): p.read_text() for p in (root / "f").rglob("*") if p.is_file()}
+
+
 def test_examples_push_run_and_pull_back_unchanged(live: Live, tmp_path: Path) -> None:
     pushed = live.cli("push", str(EXAMPLES), "--yes")
     assert pushed.exit_code == 0, pushed.stderr  # no error, no schema warning
@@ -59,10 +64,14 @@ def test_examples_push_run_and_pull_back_unchanged(live: Live, tmp_path: Path) -
     assert slug.exit_code == 0, slug.stderr
     assert json.loads(slug.stdout) == "hello-world"
 
+    # the flow: a script step, then an inline one
+    welcome = live.cli("run", "f/examples/welcome", "-a", "name=Ada", "-a", "language=es")
+    assert welcome.exit_code == 0, welcome.stderr
+    assert json.loads(welcome.stdout) == "Hola, Ada! (from the Tidemill team)"
+    assert "greeting Ada in es" in welcome.stderr  # the greet step's log
+
     # what the server has is what the folder says, byte for byte
     pulled = tmp_path / "pulled"
     pulled.mkdir()
     assert live.cli("pull", str(pulled), "--yes").exit_code == 0
-    mine = {p.relative_to(EXAMPLES): p.read_text() for p in (EXAMPLES / "f").rglob("*.*")}
-    theirs = {p.relative_to(pulled): p.read_text() for p in (pulled / "f").rglob("*.*")}
-    assert theirs == mine
+    assert files_under(pulled) == files_under(EXAMPLES)

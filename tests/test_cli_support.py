@@ -28,7 +28,7 @@ from tests.conftest import (
     ADMIN_TOKEN,
     ROOT,
     Processes,
-    free_port,
+    process_env,
     reachable_dir,
     wait_healthy,
     with_database,
@@ -82,24 +82,17 @@ def start_live(pg_server: str, template_db: str, tmp: Path) -> Iterator[Live]:
 
     asyncio.run(admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
     home = reachable_dir()  # the worker's jobs run as another user, who must reach it
-    port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp),
-        "TIDEMILL_DATABASE_URL": with_database(pg_server, name),
-        "TIDEMILL_HOME": str(home / "home"),
-        "TIDEMILL_ADMIN_TOKEN": ADMIN_TOKEN,
-        "TIDEMILL_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "TIDEMILL_PORT": str(port),
-        "TIDEMILL_HEARTBEAT_S": "0.2",
-        "TIDEMILL_LOST_AFTER_S": "1.5",
-        "TIDEMILL_POLL_S": "0.5",
-    }
+    env = process_env(
+        with_database(pg_server, name),
+        home=home / "home",
+        tmp=tmp,
+        TIDEMILL_ADMIN_PASSWORD=ADMIN_PASSWORD,
+    )
     running = Processes(env, tmp)
     try:
         running.start("server")
         running.start("worker")
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{env['TIDEMILL_PORT']}"
         wait_healthy(url)
         config_home = tmp / "config"
         yield Live(

@@ -10,10 +10,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from cli import layout, sync
+from cli import flow_layout, layout, sync
 from tests.conftest import ROOT
 from tests.test_cli_support import Live, in_terminal, start_live, wait_for
 
@@ -445,3 +446,272 @@ def test_push_waits_for_a_lock_made_after_the_save(live: Live) -> None:
             later.join()
     assert time.monotonic() - started >= 0.9
     assert (outcome["lock_status"], outcome["lock_error"]) == ("failed", "no such package: nope")
+
+
+# -- flows ----------------------------------------------------------------
+
+SHOUT_PY = 'def main(name: str):\n    return f"hello {name}"\n'
+EXCLAIM_PY = (
+    'def main(text: str):\n    """Add a bang."""\n    print(f"exclaiming {text}")\n'
+    '    return text + "!"\n'
+)
+UPPER_SH = 'text="$1"\necho "${text^^}"\n'
+FLOW_YAML = """\
+summary: Greet, then shout
+description: |
+  Two inline steps around a script.
+  The last one is Bash.
+value:
+  modules:
+  - id: hello
+    value:
+      type: rawscript
+      content: '!inline hello.inline_script.py'
+      language: python3
+      input_transforms:
+        name:
+          type: javascript
+          expr: flow_input.name
+  - id: bang
+    value:
+      type: script
+      path: f/flowsync/exclaim
+      input_transforms:
+        text:
+          type: javascript
+          expr: results.hello
+  - id: shout
+    value:
+      type: rawscript
+      content: '!inline shout.inline_script.sh'
+      language: bash
+      input_transforms:
+        text:
+          type: javascript
+          expr: results.bang
+schema:
+  type: object
+  properties:
+    name:
+      type: string
+      default: world
+"""
+
+OUTER_YAML = """\
+summary: ''
+description: ''
+value:
+  modules:
+  - id: inner
+    value:
+      type: flow
+      path: f/flowsync/greet
+      input_transforms:
+        name:
+          type: static
+          value: sub
+"""
+
+
+def flow_folder(root: Path, path: str = "f/flowsync/greet") -> dict[str, str]:
+    files = {
+        "f/flowsync/exclaim.py": EXCLAIM_PY,
+        f"{path}.flow/flow.yaml": FLOW_YAML,
+        f"{path}.flow/hello.inline_script.py": SHOUT_PY,
+        f"{path}.flow/shout.inline_script.sh": UPPER_SH,
+    }
+    write(root, files)
+    return files
+
+
+def test_a_flow_folder_reads_its_inline_files_and_renders_back_the_same(tmp_path: Path) -> None:
+    files = flow_folder(tmp_path)
+    folders = flow_layout.flow_folders(tmp_path, layout.load_config(tmp_path))
+    assert list(folders) == ["f/flowsync/greet"]
+    assert list(layout.read_folder(tmp_path)) == ["f/flowsync/exclaim"]  # inline files are not
+    flow = flow_layout.read_flow(tmp_path, "f/flowsync/greet", folders["f/flowsync/greet"])
+    modules = flow.value["modules"]
+    assert modules[0]["value"]["content"] == SHOUT_PY
+    assert modules[2]["value"]["content"] == UPPER_SH
+    assert flow.description == "Two inline steps around a script.\nThe last one is Bash.\n"
+    rendered = flow_layout.files_of(flow)
+    assert rendered == {k: v for k, v in files.items() if ".flow/" in k}
+    # Windmill's unquoted tag reads the same; a missing file is named
+    unquoted = FLOW_YAML.replace(
+        "'!inline hello.inline_script.py'", "!inline hello.inline_script.py"
+    )
+    (tmp_path / "f/flowsync/greet.flow/flow.yaml").write_text(unquoted)
+    again = flow_layout.read_flow(tmp_path, "f/flowsync/greet", folders["f/flowsync/greet"])
+    assert again == flow
+    (tmp_path / "f/flowsync/greet.flow/shout.inline_script.sh").unlink()
+    with pytest.raises(layout.LayoutError, match=r"step 'shout': no file 'shout.inline_script.sh'"):
+        flow_layout.read_flow(tmp_path, "f/flowsync/greet", folders["f/flowsync/greet"])
+
+
+def test_nested_inline_steps_and_locks_get_files_named_by_their_step() -> None:
+    inner = {"id": "each", "value": {"type": "rawscript", "language": "deno", "content": "x"}}
+    flow = flow_layout.Flow(
+        path="f/a/loop",
+        value={
+            "modules": [
+                {"id": "loop", "value": {"type": "forloopflow", "modules": [inner]}},
+            ],
+            "failure_module": {
+                "id": "failure",
+                "value": {"type": "rawscript", "language": "python3", "content": "y", "lock": "z"},
+            },
+        },
+    )
+    files = flow_layout.files_of(flow)
+    assert set(files) == {
+        "f/a/loop.flow/flow.yaml",
+        "f/a/loop.flow/each.inline_script.ts",
+        "f/a/loop.flow/failure.inline_script.py",
+        "f/a/loop.flow/failure.inline_script.lock",
+    }
+    assert "lock: '!inline failure.inline_script.lock'" in files["f/a/loop.flow/flow.yaml"]
+    assert flow.value["modules"][0]["value"]["modules"][0]["value"]["content"] == "x"  # a copy
+
+
+@pytest.mark.e2e
+def test_a_flow_pushes_runs_pulls_and_round_trips(live: Live, tmp_path: Path) -> None:
+    here = tmp_path / "repo"
+    files = flow_folder(here)
+    # a flow that runs the other as a sub-flow: pushed after it, though it sorts first
+    files["f/flowsync/a_outer.flow/flow.yaml"] = OUTER_YAML
+    write(here, files)
+    pushed = live.cli("push", str(here), "--yes")
+    assert pushed.exit_code == 0, pushed.stderr
+    assert "+ script f/flowsync/exclaim" in pushed.stderr
+    assert "+ flow f/flowsync/greet" in pushed.stderr
+    assert '✓ flow f/flowsync/greet (name: string = "world")' in pushed.stderr
+    assert "✓ flow f/flowsync/a_outer" in pushed.stderr
+    with live.api() as api:
+        saved = api.get("/api/w/main/flows/get/f/flowsync/greet").json()
+    assert saved["summary"] == "Greet, then shout"
+    modules = saved["value"]["modules"]
+    assert [m["value"].get("content") for m in modules] == [SHOUT_PY, None, UPPER_SH]
+    assert "up to date" in live.cli("push", str(here), "--yes").stderr
+    ran = live.cli("run", "f/flowsync/greet", "-a", "name=ada")
+    assert ran.exit_code == 0, ran.stderr
+    assert json.loads(ran.stdout) == "HELLO ADA!"
+    # each step is shown as it ends, with its logs (a flow has none of its own)
+    assert "── step hello: Success" in ran.stderr
+    assert "── step bang: Success\nexclaiming hello ada\n" in ran.stderr
+    added = live.cli(
+        "schedule", "add", "f/flowsync/greet", "0 0 1 1 *", "--flow", "-a", "name=bo",
+        "--path", "f/flowsync/yearly",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    shown = json.loads(live.cli("schedule", "show", "f/flowsync/yearly").stdout)
+    assert (shown["is_flow"], shown["args"]) == (True, {"name": "bo"})
+
+    # a changed inline file is a change of the flow, shown and confirmed like a script's
+    (here / "f/flowsync/greet.flow/shout.inline_script.sh").write_text(UPPER_SH + "# v2\n")
+    dry = live.cli("push", str(here), "--dry-run")
+    assert "~ flow f/flowsync/greet (value)" in dry.stderr
+    unasked = live.cli("push", str(here))
+    assert unasked.exit_code == 1
+    assert "stdin is not a terminal" in unasked.stderr
+    (here / "f/flowsync/greet.flow/shout.inline_script.sh").write_text(UPPER_SH)
+
+    # pull into an empty folder writes Windmill's layout; pull -> push -> pull changes nothing
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "tidemill.yaml").write_text("includes: ['f/flowsync/**']\n")
+    pulled = live.cli("pull", str(copy), "--yes")
+    assert pulled.exit_code == 0, pulled.stderr
+    first = tree(copy)
+    assert {k: v for k, v in first.items() if k in files} == files  # byte for byte
+    assert "up to date" in live.cli("push", str(copy), "--yes").stderr
+    assert "up to date" in live.cli("pull", str(copy), "--yes").stderr
+    assert tree(copy) == first
+    # the hand-written folder agrees with the server: its flow files are left alone
+    again = live.cli("pull", str(here), "--dry-run")
+    assert again.exit_code == 0, again.stderr
+    assert ".flow" not in again.stderr
+
+    # the server drops a step: its inline file goes; a flow only in the folder stays
+    saved["value"]["modules"] = modules[:2]
+    with live.api() as api:
+        response = api.post("/api/w/main/flows/update/f/flowsync/greet", json=saved)
+    assert response.status_code == 200, response.text
+    write(copy, {"f/flowsync/mine.flow/flow.yaml": "summary: mine\nvalue:\n  modules: []\n"})
+    plan = live.cli("pull", str(copy), "--dry-run")
+    assert "- f/flowsync/greet.flow/shout.inline_script.sh" in plan.stderr
+    assert "~ f/flowsync/greet.flow/flow.yaml" in plan.stderr
+    assert "f/flowsync/mine.flow (only in" in plan.stderr
+    assert live.cli("pull", str(copy), "--yes").exit_code == 0
+    assert not (copy / "f/flowsync/greet.flow/shout.inline_script.sh").exists()
+    assert "shout.inline_script" not in (copy / "f/flowsync/greet.flow/flow.yaml").read_text()
+    assert (copy / "f/flowsync/mine.flow/flow.yaml").exists()
+
+
+@pytest.mark.e2e
+def test_a_flow_the_server_refuses_is_reported_with_its_file(live: Live, tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "f/flowbad/broken.flow/flow.yaml": FLOW_YAML.replace("f/flowsync/", "f/flowbad/"),
+            "f/flowbad/broken.flow/hello.inline_script.py": SHOUT_PY,
+            "f/flowbad/broken.flow/shout.inline_script.sh": UPPER_SH,
+            "f/flowbad/unreadable.flow/flow.yaml": "value: [",
+        },
+    )
+    unreadable = live.cli("push", str(tmp_path), "--yes")
+    assert unreadable.exit_code == 1
+    assert "f/flowbad/unreadable.flow/flow.yaml" in unreadable.stderr
+    (tmp_path / "f/flowbad/unreadable.flow/flow.yaml").unlink()
+    result = live.cli("push", str(tmp_path), "--yes")
+    assert result.exit_code == 1
+    assert (
+        "✗ f/flowbad/broken: f/flowbad/broken.flow/flow.yaml: the flow has 1 problem(s): "
+        "step 'bang': no script at 'f/flowbad/exclaim'"
+    ) in result.stderr
+    with live.api() as api:
+        assert api.get("/api/w/main/flows/get/f/flowbad/broken").status_code == 404
+
+
+@pytest.mark.e2e
+def test_dev_pushes_a_flow_when_its_yaml_or_an_inline_file_changes(
+    live: Live, tmp_path: Path
+) -> None:
+    flow_folder(tmp_path, "f/flowsync/live")
+    assert live.cli("push", str(tmp_path), "--yes").exit_code == 0
+    env = {**os.environ, **{k: v for k, v in live.env.items()}, "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "dev.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli", "dev", str(tmp_path)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def flow() -> dict[str, Any]:
+        with live.api() as api:
+            found: dict[str, Any] = api.get("/api/w/main/flows/get/f/flowsync/live").json()
+        return found
+
+    try:
+        wait_for(lambda: "watching" in log.read_text())
+        time.sleep(0.3)  # the watcher is set up just after the banner
+        folder = tmp_path / "f/flowsync/live.flow"
+        (folder / "hello.inline_script.py").write_text(SHOUT_PY.replace("hello", "hi"))
+        wait_for(
+            lambda: "hi {name}" in flow()["value"]["modules"][0]["value"]["content"], timeout_s=20
+        )
+        wait_for(lambda: "✓ flow f/flowsync/live" in log.read_text())
+        (folder / "flow.yaml").write_text(FLOW_YAML.replace("Greet, then shout", "Shout"))
+        wait_for(lambda: flow()["summary"] == "Shout", timeout_s=20)
+        (folder / "flow.yaml").write_text(FLOW_YAML.replace("flow_input.name", "flow_input.("))
+        wait_for(lambda: "✗ f/flowsync/live: f/flowsync/live.flow/flow.yaml" in log.read_text())
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import http.server
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -384,6 +385,18 @@ async def test_typescript_bare_imports_come_from_npm_with_a_stored_deno_lock(
     assert (await run(client, "f/deps/lodash")).json() == 2
 
 
+async def test_a_typescript_preview_is_locked_by_a_dependencies_job(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    response = await client.post(
+        "/api/w/main/jobs/run_wait_result/preview", json={"content": LODASH, "language": "deno"}
+    )
+    assert (response.status_code, response.json()) == (200, 2), response.text
+    [resolver] = [j for j in await jobs_of(client, "u/admin/preview") if j["job_kind"] != "preview"]
+    assert (resolver["job_kind"], resolver["success"]) == ("dependencies", True)
+    assert '"npm:lodash@*"' in resolver["result"]["lock"]
+
+
 async def test_an_unknown_npm_package_fails_the_lock_naming_it(
     client: httpx.AsyncClient, worker: service.Worker
 ) -> None:
@@ -412,6 +425,103 @@ async def test_a_warm_typescript_run_downloads_nothing(
     response = await run(client, "f/deps/lodash")
     assert response.status_code == 500
     assert "--cached-only" in response.text
+
+
+class _Jsr(http.server.BaseHTTPRequestHandler):
+    """A JSR registry (jsr.io's protocol) with one package, `@tidemill/hello` 1.0.0.
+
+    jsr.io itself cannot be reached from the test machine; Deno fetches from the registry
+    `JSR_URL` names, which the worker passes through. Records every path it is asked for.
+    """
+
+    MODULE = b"export function hello(name: string): string {\n  return `hello ${name}`;\n}\n"
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        files = {
+            "/@tidemill/hello/meta.json": (
+                "application/json",
+                msgspec.json.encode({"scope": "tidemill", "name": "hello", "latest": "1.0.0",
+                                     "versions": {"1.0.0": {}}}),
+            ),
+            "/@tidemill/hello/1.0.0_meta.json": (
+                "application/json",
+                msgspec.json.encode({
+                    "manifest": {"/mod.ts": {
+                        "size": len(self.MODULE),
+                        "checksum": "sha256-" + hashlib.sha256(self.MODULE).hexdigest(),
+                    }},
+                    "exports": {".": "./mod.ts"},
+                }),
+            ),
+            "/@tidemill/hello/1.0.0/mod.ts": ("application/typescript", self.MODULE),
+        }  # fmt: skip
+        if self.path not in files:
+            self.send_response(404)
+            self.end_headers()
+            return
+        kind, body = files[self.path]
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def jsr_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    _Jsr.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Jsr)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("JSR_URL", f"http://127.0.0.1:{server.server_address[1]}/")
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+HELLO_JSR = (
+    'import { hello } from "jsr:@tidemill/hello@^1";\n\n'
+    'export function main(): string {\n  return hello("jsr");\n}\n'
+)
+
+
+async def test_a_jsr_import_is_locked_with_its_version_and_runs_warm(
+    client: httpx.AsyncClient, worker: service.Worker, jsr_registry: None
+) -> None:
+    await save(client, "f/deps/jsr", HELLO_JSR, language="deno")
+    first = await run(client, "f/deps/jsr")
+    assert (first.status_code, first.json()) == (200, "hello jsr"), first.text
+    lock = msgspec.json.decode((await get(client, "f/deps/jsr"))["lock"])
+    assert lock["specifiers"] == {"jsr:@tidemill/hello@1": "1.0.0"}
+    assert set(lock["jsr"]) == {"@tidemill/hello@1.0.0"}
+    assert "/@tidemill/hello/1.0.0/mod.ts" in _Jsr.seen
+    asked = len(_Jsr.seen)
+    # the registry still answers, and is not asked again
+    assert (await run(client, "f/deps/jsr")).json() == "hello jsr"
+    assert len(_Jsr.seen) == asked
+
+
+async def test_an_unreachable_jsr_registry_fails_the_lock_naming_the_package(
+    client: httpx.AsyncClient, worker: service.Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JSR_URL", "http://127.0.0.1:9/")  # nothing listens there
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await save(client, "f/deps/jsr_offline", HELLO_JSR, language="deno")
+    script = await settled(client, "f/deps/jsr_offline", within_s=30)
+    assert loop.time() - started < 30
+    assert script["lock_status"] == "failed"
+    assert "JSR package manifest for '@tidemill/hello' failed to load" in script["lock_error"]
+    response = await run(client, "f/deps/jsr_offline")
+    assert response.status_code == 500
+    assert "@tidemill/hello" in response.json()["error"]["message"]
 
 
 async def test_past_the_size_limit_unused_environments_are_evicted(
@@ -464,16 +574,45 @@ async def test_a_spare_preloads_the_stdlib_its_environment_needs(
     assert (await run(client, "f/deps/probe_none")).json() == [False, False]
 
 
-async def test_an_unreachable_index_fails_the_lock_naming_the_package(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_an_unreachable_index_fails_the_version_naming_the_package(
+    client: httpx.AsyncClient,
+    worker: service.Worker,
+    config: settings.Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))  # nothing cached to fall back on
     monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens there
-    locked = await requirements.lock(requirements.of_python("import six\n"))
-    assert locked.text is None
-    assert locked.error is not None
-    assert "six" in locked.error
-    assert "Connection refused" in locked.error
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await save(client, "f/deps/offline", SIX)
+    script = await settled(client, "f/deps/offline", within_s=60)
+    assert loop.time() - started < 60
+    assert (script["lock_status"], script["lock"]) == ("failed", None)
+    assert "six" in script["lock_error"]
+    assert "Connection refused" in script["lock_error"]
+    response = await run(client, "f/deps/offline")
+    assert response.status_code == 500
+    assert "Connection refused" in response.json()["error"]["message"]
+    assert env_dirs(config) == []
+
+
+async def test_a_version_that_does_not_exist_fails_naming_it(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    await save(client, "f/deps/no_such_six", PINNED.replace("1.16.0", "0.0.999"))
+    lodash = 'import _ from "npm:lodash@999.0.0";\nexport function main() { return 1; }\n'
+    await save(client, "f/deps/no_such_lodash", lodash, language="deno")
+    six = await settled(client, "f/deps/no_such_six")
+    assert six["lock_status"] == "failed"
+    assert "there is no version of six==0.0.999" in six["lock_error"]
+    ts = await settled(client, "f/deps/no_such_lodash")
+    assert ts["lock_status"] == "failed"
+    assert "Could not find npm package 'lodash' matching '999.0.0'" in ts["lock_error"]
+    for path, version in (("f/deps/no_such_six", "0.0.999"), ("f/deps/no_such_lodash", "999.0.0")):
+        response = await run(client, path)
+        assert response.status_code == 500
+        assert version in response.json()["error"]["message"]
 
 
 async def test_an_index_that_never_answers_is_bounded(

@@ -12,14 +12,13 @@ import resource
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from server import db, settings
-from tests.conftest import ADMIN_TOKEN
 from tests.test_api_jobs import wait_completed
 from worker import limits, service
 
@@ -32,15 +31,10 @@ SENTINEL = "TIDEMILL_CHAOS_SENTINEL"
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> settings.Settings:
-    return settings.from_env(
-        {},
-        home=tmp_path / "home",
-        admin_token=ADMIN_TOKEN,
-        admin_password="admin-password",
-        heartbeat_s=0.2,
-        lost_after_s=1.5,
-        poll_s=0.5,
+def config(config: settings.Settings) -> settings.Settings:
+    """conftest's settings, with the limits these tests push against."""
+    return msgspec.structs.replace(
+        config,
         job_memory_mb=MEMORY_MB,
         job_max_processes=MAX_PROCESSES,
         max_result_bytes=MAX_RESULT,

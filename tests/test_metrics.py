@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import re
+import asyncio
 
 import httpx
+import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from server import db, settings
 from tests.test_api_jobs import wait_completed
 from tests.test_api_scripts import save
+from tests.test_deps import running_worker
 from worker import service
 
 OK = "def main(n: int = 0):\n    return n\n"
@@ -104,14 +107,36 @@ async def test_a_job_canceled_before_it_started_counts_without_a_duration(
     assert found[("tidemill_job_duration_seconds_count", canceled)] == 0
 
 
+def cache_counts(found: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> tuple[float, ...]:
+    return tuple(
+        found[("tidemill_dependency_cache_total", (("result", result),))]
+        for result in ("hit", "miss")
+    )
+
+
 @pytest.mark.deps
-async def test_dependency_cache_hits_and_misses_are_counted(
-    client: httpx.AsyncClient, worker: service.Worker
+async def test_dependency_cache_hits_and_misses_are_counted_off_the_jobs_path(
+    client: httpx.AsyncClient, pool: db.Pool, dsn: str, config: settings.Settings
 ) -> None:
     await save(client, "f/m/six", "import six\n\ndef main():\n    return six.__name__\n")
-    for _ in range(2):
+
+    async def run_six() -> None:
         response = await client.post("/api/w/main/jobs/run_wait_result/p/f/m/six", json={})
         assert response.status_code == 200, response.text
-    text = (await client.get("/metrics")).text
-    assert re.search(r'^tidemill_dependency_cache_total\{result="miss"\} 1\.0$', text, re.M)
-    assert re.search(r'^tidemill_dependency_cache_total\{result="hit"\} 1\.0$', text, re.M)
+
+    # a worker whose heartbeat does not come during the test: its jobs write no counter
+    quiet = msgspec.structs.replace(config, heartbeat_s=3600.0, lost_after_s=7200.0)
+    async with running_worker(quiet, pool, dsn):
+        for _ in range(2):  # the first builds the environment (a miss), the second reuses it
+            await run_six()
+        assert cache_counts(await scrape(client)) == (0, 0)
+    assert cache_counts(await scrape(client)) == (1, 1)  # exported when the worker stopped
+
+    # with its usual heartbeat, a worker exports what it counted while it runs
+    async with running_worker(config, pool, dsn):
+        await run_six()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while cache_counts(await scrape(client)) != (2, 1):
+            assert loop.time() < deadline, await scrape(client)
+            await asyncio.sleep(0.1)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+from pathlib import Path
 
+import httpx
+import pytest
+
+from server import settings
 from tests.test_api_jobs import wait_completed
-from tests.test_api_scripts import settled_version
+from tests.test_api_scripts import save, settled_version
 from worker import service
 
 ADDER = '''def main(a: int, b: int = 2):
@@ -13,6 +18,10 @@ ADDER = '''def main(a: int, b: int = 2):
     print("adding", a, b)
     return a + b
 '''
+SIX = "import six\n\ndef main():\n    return six.__name__\n"
+# another body, the same requirements
+SIX_TWICE = "import six\n\ndef main():\n    return six.__name__ * 2\n"
+PINNED = "# pin: six==1.16.0\nimport six\n\ndef main():\n    return six.__version__\n"
 NEEDS_NEW_PYTHON = '# /// script\n# requires-python = ">=9"\n# ///\ndef main():\n    return 1\n'
 
 
@@ -99,6 +108,69 @@ async def test_a_preview_locks_dependencies_as_a_save_does(
     assert "could not be resolved" in message
     # the same resolver message (uv wraps its lines by where it ran)
     assert " ".join(str(version["lock_error"]).split()) in " ".join(message.split())
+
+
+async def jobs_by_kind(client: httpx.AsyncClient) -> dict[str, list[dict[str, object]]]:
+    found: dict[str, list[dict[str, object]]] = {}
+    for job in (await client.get("/api/w/main/jobs/list")).json():
+        found.setdefault(job["job_kind"], []).append(job)
+    return found
+
+
+async def test_a_preview_leaves_its_lock_to_a_dependencies_job(
+    client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an index that takes connections and never answers, and an empty uv cache: a request
+    # that ran the resolver itself would hang (for its 60 s bound) instead of answering
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)
+        writer.close()
+
+    index = await asyncio.start_server(silent, "127.0.0.1", 0)
+    monkeypatch.setenv("UV_INDEX_URL", f"http://127.0.0.1:{index.sockets[0].getsockname()[1]}/")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        first = await preview(client, {"content": SIX, "language": "python3", "args": {}})
+        second = await preview(client, {"content": SIX_TWICE, "language": "python3"})
+    finally:
+        index.close()
+    assert loop.time() - started < 5
+    assert (first.status_code, second.status_code) == (201, 201), first.text + second.text
+    # no worker: both previews wait, for one resolver (their requirements are the same)
+    jobs = await jobs_by_kind(client)
+    assert sorted(str(j["id"]) for j in jobs["preview"]) == sorted([first.text, second.text])
+    [resolver] = jobs["dependencies"]
+    assert (resolver["status"], resolver["script_path"]) == ("queued", "u/admin/preview")
+
+
+@pytest.mark.deps
+async def test_previews_reuse_a_lock_resolved_for_the_same_requirements(
+    client: httpx.AsyncClient, worker: service.Worker, config: settings.Settings
+) -> None:
+    await settled_version(client, await save(client, "f/deps/six", SIX))
+    assert len((await jobs_by_kind(client))["dependencies"]) == 1
+    # the saved version's requirements: its lock and its environment, no resolver again
+    reused = await client.post(
+        "/api/w/main/jobs/run_wait_result/preview",
+        json={"content": SIX_TWICE, "language": "python3"},
+    )
+    assert (reused.status_code, reused.json()) == (200, "sixsix"), reused.text
+    assert len((await jobs_by_kind(client))["dependencies"]) == 1
+    # new requirements: resolved once by a dependencies job, reused by the next preview
+    for _ in range(2):
+        pinned = await client.post(
+            "/api/w/main/jobs/run_wait_result/preview",
+            json={"content": PINNED, "language": "python3"},
+        )
+        assert (pinned.status_code, pinned.json()) == (200, "1.16.0"), pinned.text
+    resolvers = (await jobs_by_kind(client))["dependencies"]
+    assert len(resolvers) == 2
+    assert all(r["success"] for r in resolvers)
+    assert "six==1.16.0" in str(resolvers[0]["result"])  # newest first
+    built = [p for p in config.envs_dir.iterdir() if p.name != "base"]
+    assert len(built) == 2  # one per lock: the previews built nothing of their own
 
 
 async def test_previews_need_the_right_to_write_the_path(client: httpx.AsyncClient) -> None:

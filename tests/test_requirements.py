@@ -105,3 +105,42 @@ def test_a_lock_is_built_with_its_interpreter_or_else_its_version() -> None:
     assert requirements.lock_interpreter(here) == sys.executable
     elsewhere = here.replace(sys.executable, "/opt/elsewhere/bin/python3.11")
     assert requirements.lock_interpreter(elsewhere) == "3.11.7"
+
+
+def test_typescript_bare_imports_mean_npm_and_node_builtins_mean_node() -> None:
+    content = (
+        'import _ from "lodash";\n'
+        'import chunk from "lodash/chunk";\n'
+        'import { readFileSync } from "fs";\n'
+        'import type { Options } from "typed-only";\n'
+        'import { join } from "jsr:@std/path@^1";\n'
+        'import local from "./local.ts";\n'
+        'const later = await import("npm:left-pad@1");\n'
+    )
+    imports = requirements.of_typescript(content)
+    assert imports.import_map == {
+        "lodash": "npm:lodash",
+        "lodash/chunk": "npm:lodash/chunk",
+        "fs": "node:fs",
+    }
+    assert imports.remote == (
+        "npm:lodash",
+        "npm:lodash/chunk",
+        "jsr:@std/path@^1",
+        "npm:left-pad@1",
+    )
+
+
+def test_the_requirements_hash_follows_the_requirements_not_the_code() -> None:
+    def key(content: str, language: str = "python3") -> str:
+        return requirements.requirements_hash(language, content)
+
+    six = key("import six\nimport yaml\n\ndef main():\n    return 1\n")
+    assert six == key("import yaml\nimport six\n\ndef main():\n    return 2\n")  # order, body
+    assert six != key("# pin: six==1.16.0\nimport six\nimport yaml\n")
+    assert six != key(
+        "# /// script\n# requires-python = '>=3.11'\n# dependencies = ['six', 'pyyaml']\n# ///\n"
+    )
+    lodash = key('import _ from "lodash";\nexport function main() {}\n', "deno")
+    assert lodash == key('import _ from "lodash";\nexport function main() { return 1; }\n', "deno")
+    assert lodash != key('import _ from "npm:lodash";\nexport function main() {}\n', "deno")

@@ -17,6 +17,8 @@ PUBLIC_API = {
     # a flow approval's signed URLs: the signature is the credential (test_flows_suspend)
     "/api/w/{workspace:str}/jobs_u/resume/{job_id:str}/{resume_id:str}/{signature:str}",
     "/api/w/{workspace:str}/jobs_u/cancel/{job_id:str}/{resume_id:str}/{signature:str}",
+    # what the approval page shows of the flow, read through the same signature (test_ui_api)
+    "/api/w/{workspace:str}/jobs_u/get_flow/{job_id:str}/{resume_id:str}/{signature:str}",
 }
 UI_PREFIXES = (
     "/",
@@ -29,6 +31,8 @@ UI_PREFIXES = (
     "/workers",
     "/login",
     "/edit",
+    "/flows",
+    "/approve",
     "/new",
 )  # static pages; their API calls need a token
 

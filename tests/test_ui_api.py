@@ -12,6 +12,7 @@ import pytest
 
 from server import db, queue
 from server.api import ui
+from tests import test_api_scripts, test_flows_api, test_flows_run, test_flows_suspend
 from tests.conftest import ADMIN_TOKEN, Processes, wait_healthy
 from worker import service
 
@@ -46,7 +47,9 @@ def events(body: str) -> list[dict[str, Any]]:
 
 async def test_pages_answer_the_app_shell_without_a_token(client: httpx.AsyncClient) -> None:
     client.headers.pop("Authorization")
-    for path in ("/", "/login", "/scripts/f/demo/hello", "/runs/abc", "/edit", "/workers"):
+    pages = ("/", "/login", "/scripts/f/demo/hello", "/runs/abc", "/edit", "/workers")
+    flows = ("/flows", "/flows/f/demo/tour", "/flows/edit", "/approve/main/00/1/ab")
+    for path in (*pages, *flows):
         response = await client.get(path)
         assert response.status_code == 200, path
         assert response.headers["content-type"].startswith("text/html")
@@ -328,3 +331,79 @@ async def test_each_script_has_its_newest_run(
         "/api/w/main/jobs/last_runs", headers={"Authorization": f"Bearer {ops}"}
     )
     assert [r["script_path"] for r in seen.json()] == ["f/ui/a", "f/ui/b"]
+
+
+async def test_flow_validate_names_every_problem_and_saves_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    await test_api_scripts.save(client, "f/demo/hello", test_api_scripts.HELLO)
+    step = test_flows_api.script_step
+    js = test_flows_api.js
+    bad = test_flows_api.flow(
+        "f/demo/draft",
+        [
+            step("a", "f/demo/missing"),
+            step("b", "f/demo/hello", name=js("results.c")),
+            step("b", "f/demo/hello", name=js("flow_input.n +")),
+            step("c", "f/demo/hello"),
+            test_flows_run.raw("broken", "def main(:\n    pass\n"),
+        ],
+    )
+    response = await client.post("/api/w/main/flows/validate", json=bad)
+    assert response.status_code == 422, response.text
+    messages = [d["message"] for d in response.json()["error"]["details"]]
+    assert any("no script at 'f/demo/missing'" in m for m in messages), messages
+    assert any("duplicate step id 'b'" in m for m in messages), messages
+    assert any("results.c" in m and "not a step that comes earlier" in m for m in messages)
+    assert any("does not parse" in m for m in messages), messages
+    assert any(m.startswith("step 'broken'") for m in messages), messages  # the inline script
+
+    good = test_flows_api.flow("f/demo/draft", [step("a", "f/demo/hello", name=js("'x'"))])
+    response = await client.post("/api/w/main/flows/validate", json=good)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"steps": 1}
+    assert (await client.get("/api/w/main/flows/get/f/demo/draft")).status_code == 404
+
+    client.headers.pop("Authorization")
+    assert (await client.post("/api/w/main/flows/validate", json=good)).status_code == 401
+
+
+async def test_the_approval_page_reads_its_flow_through_the_signed_url(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    form = test_flows_suspend.FORM
+    secret = test_flows_run.raw("secret", "def main():\n    return 'not for approvers'\n")
+    modules = test_flows_suspend.approval_flow(timeout=60, resume_form={"schema": form})
+    await test_flows_run.create(client, "f/demo/approve", [secret, *modules])
+    flow_id = await test_flows_suspend.start(client, "f/demo/approve")
+    step: dict[str, Any] = {}
+    for _ in range(400):
+        step = (await test_flows_run.job(client, flow_id))["flow_status"]["modules"][1]
+        if step["type"] == "WaitingForEvents":
+            break
+        await asyncio.sleep(0.05)
+    assert step["type"] == "WaitingForEvents", step
+    signed = await test_flows_suspend.urls(client, step["job"])
+    page = test_flows_suspend.path_of(signed["approvalPage"])
+    assert page.startswith(f"/approve/main/{step['job']}/7/")
+    anonymous = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
+    async with anonymous:
+        assert (await anonymous.get(page)).status_code == 200  # the page itself: the app shell
+        read = page.replace("/approve/main/", "/api/w/main/jobs_u/get_flow/")
+        response = await anonymous.get(read)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["step_id"] == "ask"
+        assert body["step_job"] == step["job"]
+        assert body["resume_form"] == form
+        assert body["job"]["id"] == flow_id
+        assert body["job"]["script_path"] == "f/demo/approve"
+        assert [m["id"] for m in body["job"]["raw_flow"]["modules"]] == ["secret", "ask", "after"]
+        before, waiting, _after = body["job"]["flow_status"]["modules"]
+        assert waiting["type"] == "WaitingForEvents"
+        assert "resume_urls" not in waiting
+        assert waiting["result"] == 42  # the waiting step's result, for the approver
+        assert before["type"] == "Success"
+        assert "result" not in before  # but not the other steps'
+        forged = read.replace("/7/", "/8/")
+        assert (await anonymous.get(forged)).status_code == 401

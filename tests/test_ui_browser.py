@@ -496,7 +496,7 @@ async def test_every_page_fits_a_phone(page: Page, base_url: str) -> None:
         width = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert width[0] <= width[1], (path, width)  # nothing to scroll sideways
     # the whole navigation wraps onto the screen rather than hiding behind a scroll
-    for name in ("Scripts", "Runs", "Schedules", "Variables", "Tokens", "Workers"):
+    for name in ("Scripts", "Flows", "Runs", "Schedules", "Variables", "Tokens", "Workers"):
         box = (
             await page.get_by_role("navigation", name="Main")
             .get_by_role("link", name=name)

@@ -46,9 +46,12 @@ SHIM = Path(__file__).with_name("deno_shim.ts")
 REPLY_FILE = ".tidemill-reply.json"
 # fetching is bounded like Python's resolving: a hung registry fails the job, not the worker
 FETCH_TIMEOUT_S = requirements.LOCK_TIMEOUT_S
-# what Deno keeps of the worker's environment when it fetches: registry, proxy, CA settings
+# where Deno fetches packages from (npm's and JSR's registries, jsr.io by default): runs
+# need it too, since Deno's cache is keyed by the registry's URL
+REGISTRIES = ("NPM_CONFIG_REGISTRY", "JSR_URL")
+# what Deno keeps of the worker's environment when it fetches: registries, proxy, CA settings
 PASSED_THROUGH = (
-    "NPM_CONFIG_REGISTRY",
+    *REGISTRIES,
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "NO_PROXY",
@@ -131,8 +134,10 @@ class DenoRunner:
         return binary
 
     def _deno_env(self) -> dict[str, str]:
-        """The variables every Deno process of the worker gets: the shared cache, quiet output."""
-        return {
+        """The variables every Deno process of the worker gets: the shared cache, quiet output,
+        the registries (read by Deno itself: a script's `--allow-env` does not cover them)."""
+        registries = {k: v for k in REGISTRIES if (v := os.environ.get(k))}
+        return registries | {
             "DENO_DIR": str(self._deno_dir),
             "DENO_NO_UPDATE_CHECK": "1",
             "DENO_NO_PACKAGE_JSON": "1",

@@ -1,9 +1,11 @@
 """Resolving a version's dependencies on a worker: the `dependencies` job, and uv's settings.
 
 A save only marks a version's lock `pending` and queues a job of kind
-`dependencies`; the worker that leases it resolves the lock (Python with
+`dependencies` (a preview does the same, unless its requirements already have
+a lock); the worker that leases it resolves the lock (Python with
 `uv pip compile`, TypeScript with `deno install`) and stores it, or the
-resolver's own message, on the version. Runs of the version wait for it.
+resolver's own message, on the version or the waiting previews. Their runs
+wait for it.
 
 uv reads its index settings (`UV_INDEX_URL`, `UV_EXTRA_INDEX_URL`, `UV_INDEX`,
 ...) from the worker's environment. A private index's credentials come from a

@@ -70,9 +70,21 @@ def base_python(envs_dir: Path) -> Path:
     return python
 
 
-def is_built(envs_dir: Path, lock: str) -> bool:
-    """Whether `lock`'s environment is already there (a dependency cache hit)."""
-    return (envs_dir / requirements.lock_hash(lock) / "bin" / "python").exists()
+class CacheCounts:
+    """A worker's dependency cache hits and misses not yet exported to /metrics.
+
+    Kept in memory as jobs start (a hit costs no database write) and exported by the
+    worker with its heartbeat; a miss is a job that had to wait for a build.
+    """
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.misses = 0
+
+    def exported(self, *, hits: int, misses: int) -> None:
+        """Forget what was exported, keeping what was counted while the export ran."""
+        self.hits -= hits
+        self.misses -= misses
 
 
 async def locked_python(

@@ -98,6 +98,7 @@ class PythonRunner:
         self._held: environments.InUse | None = None
         self._user = user
         self._exposed: set[Path] = set()
+        self.cache_counts = environments.CacheCounts()
         if user is not None:
             sandbox.expose(Path(shim.__file__))
 
@@ -152,13 +153,17 @@ class PythonRunner:
         env = self._envs_dir / requirements.lock_hash(job.lock)
         python = env / "bin" / "python"
         if python == self._recent and python.exists():
+            self.cache_counts.hits += 1
             environments.mark_used(env)
             return python
         held = environments.InUse(env)
         if not python.exists():  # first use here, or evicted: build it, then hold it
+            self.cache_counts.misses += 1
             held.release()
             python = await self._build(job)
             held = environments.InUse(env)
+        else:
+            self.cache_counts.hits += 1
         if not (env / environments.PRELOAD_FILE).exists():  # new, or its probe was cut short
             self._to_probe.add(env)
         environments.mark_used(env)

@@ -213,6 +213,10 @@ class Worker:
             if self._listener is not None:
                 await self._listener.close()
             try:
+                await self._export_cache_counts()
+            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:
+                log.warning("worker %s: could not export its cache counts (%r)", self.name, exc)
+            try:
                 await queue.unregister_worker(self.pool, self.name)
             except TRANSIENT:
                 log.warning("worker %s: could not unregister", self.name)
@@ -264,6 +268,7 @@ class Worker:
                     self.pool, lost_after_s=self.config.lost_after_s
                 ):
                     log.warning("job %s of a silent worker was %s", job_id, outcome)
+                await self._export_cache_counts()
             except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:
                 # a failed beat must not end the beating: the next one may succeed
                 log.warning("worker %s: heartbeat failed (%r)", self.name, exc)
@@ -338,8 +343,6 @@ class Worker:
         """Start the job with its language's runner, supervise it, record how it ended."""
         if job.kind == "dependencies":
             return await self._record(job, await self._resolve_job(job), "")
-        if job.language == "python3" and job.lock:
-            await self._count_dependency_cache(job.lock)
         try:
             resolved = await self._resolve_args(job)
         except errors.TidemillError as exc:
@@ -395,8 +398,15 @@ class Worker:
     # -- dependencies ----------------------------------------------------------
 
     async def _resolve_lock(self, job: models.LeasedJob) -> requirements.Lock:
-        """Resolve the version's lock here and store it (unless another resolver did first)."""
+        """Resolve the job's lock here and store it where it is waited for.
+
+        On the versions with this content and on the previews with these requirements
+        that are still pending (unless another resolver did first), and, resolved, in the
+        workspace's lock cache that later previews of the same requirements reuse.
+        """
+        key: str | None = None
         try:
+            key = requirements.requirements_hash(job.language, job.content)
             if job.language == "deno":
                 locked = await self._deno.lock(job.content)
             else:
@@ -407,6 +417,14 @@ class Worker:
             locked = requirements.Lock(error=str(exc))
         except OSError as exc:  # the resolver itself is missing (no Deno, no uv): say so
             locked = requirements.Lock(error=f"the resolver could not start: {exc}")
+        if key is not None:
+            if locked.text is not None:
+                await scripts.remember_lock(
+                    self.pool, workspace=job.workspace, requirements_hash=key, lock=locked.text
+                )
+            await queue.store_preview_locks(
+                self.pool, workspace=job.workspace, requirements_hash=key, locked=locked
+            )
         await scripts.store_lock(
             self.pool, workspace=job.workspace, hash_=job.script_hash, locked=locked
         )
@@ -422,29 +440,41 @@ class Worker:
             return execution.Outcome(status="failure", error=dependencies.job_error(locked.error))
         return execution.Outcome(status="success", result={"lock": locked.text})
 
-    async def _lock_of(self, job: models.LeasedJob) -> scripts.LockState:
-        """The version's lock; while it is pending, wait for its resolver (bounded).
+    async def _lock_of(self, job: models.LeasedJob) -> models.LockState:
+        """The job's lock; while it is pending, wait for its resolver (bounded).
 
-        Woken by `tidemill_locked`, with a poll as fallback. A version whose resolving
-        job is gone (given up after its worker died) is resolved here, so it never hangs.
+        Woken by `tidemill_locked`, with a poll as fallback. A lock whose resolving job
+        is gone (given up after its worker died) is resolved here, so it never hangs. A
+        preview's resolver is found by the hash of its requirements, a version's by its own.
 
         Raises:
             runner.CannotStart: Still pending after `lock_wait_s` (or the job's timeout).
             Canceled: The job was canceled while it waited.
         """
-        state = scripts.LockState(
+        state = models.LockState(
             lock=job.lock, lock_status=job.lock_status, lock_error=job.lock_error
+        )
+        if state.lock_status != "pending":
+            return state
+        preview = job.kind == "preview"
+        resolved_by = (
+            requirements.requirements_hash(job.language, job.content)
+            if preview
+            else job.script_hash
         )
         bound = min(job.timeout_s or self.config.default_timeout_s, self.lock_wait_s)
         deadline = asyncio.get_running_loop().time() + bound
         while state.lock_status == "pending":
             self._locked.clear()
             resolver = await queue.dependency_job_status(
-                self.pool, workspace=job.workspace, script_hash=job.script_hash
+                self.pool, workspace=job.workspace, script_hash=resolved_by
             )
-            state = await scripts.get_lock(
-                self.pool, workspace=job.workspace, path=job.script_path, hash_=job.script_hash
-            )
+            if preview:
+                state = await queue.preview_lock(self.pool, workspace=job.workspace, job_id=job.id)
+            else:
+                state = await scripts.get_lock(
+                    self.pool, workspace=job.workspace, path=job.script_path, hash_=job.script_hash
+                )
             if state.lock_status != "pending":
                 break
             if resolver is None:
@@ -471,14 +501,21 @@ class Worker:
                 raise Canceled
         return state
 
-    async def _count_dependency_cache(self, lock: str) -> None:
-        """For /metrics: whether this job's environment was built before (best effort)."""
-        hit = environments.is_built(self.config.envs_dir, lock)
-        name = metrics.DEPENDENCY_CACHE_HIT if hit else metrics.DEPENDENCY_CACHE_MISS
-        try:
-            await metrics.count_worker_event(self.pool, worker=self.name, name=name)
-        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:
-            log.warning("worker %s: cannot count a cache %s (%r)", self.name, name, exc)
+    async def _export_cache_counts(self) -> None:
+        """Add the dependency cache hits and misses counted since the last export to /metrics.
+
+        Called with the heartbeat (and once on stopping), so jobs pay no database write for
+        it; nothing is written while nothing was counted.
+        """
+        counts = self._python.cache_counts
+        hits, misses = counts.hits, counts.misses
+        if hits or misses:
+            await metrics.add_worker_counts(
+                self.pool,
+                worker=self.name,
+                counts={metrics.DEPENDENCY_CACHE_HIT: hits, metrics.DEPENDENCY_CACHE_MISS: misses},
+            )
+            counts.exported(hits=hits, misses=misses)
 
     async def _record(
         self, job: models.LeasedJob, outcome: execution.Outcome, last_log: str

@@ -171,6 +171,10 @@ export interface Job {
   max_attempts: number;
   tag: string;
   schedule_path: string | null;
+  /** `script`, `preview`, `flow`, ... */
+  job_kind?: string;
+  /** The flow job this one is a step, iteration or branch of. */
+  parent_job?: string | null;
 }
 
 export interface Update {
@@ -180,4 +184,19 @@ export interface Update {
   new_logs: string;
   log_offset: number;
   job?: Job;
+}
+
+export interface FlowHead {
+  path: string;
+  version_id: number;
+  summary: string;
+  description: string;
+  edited_by: string;
+  edited_at: string;
+}
+
+/** A flow version as `flows/get` answers it: the OpenFlow document plus who saved it. */
+export interface Flow extends FlowHead {
+  schema: JsonSchema | null;
+  value: { modules: unknown[]; failure_module?: unknown };
 }

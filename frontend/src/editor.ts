@@ -1,6 +1,8 @@
-// CodeMirror 6 with the script language's highlighting, and a read-only diff view.
+// CodeMirror 6 with the script language's highlighting (or YAML, for flows), and a
+// read-only diff view.
 import { javascript } from "@codemirror/lang-javascript";
 import { python } from "@codemirror/lang-python";
+import { yaml } from "@codemirror/lang-yaml";
 import { StreamLanguage } from "@codemirror/language";
 import { shell } from "@codemirror/legacy-modes/mode/shell";
 import { unifiedMergeView } from "@codemirror/merge";
@@ -16,6 +18,8 @@ function languageSupport(language: string): Extension {
       return javascript({ typescript: true });
     case "bash":
       return StreamLanguage.define(shell);
+    case "yaml":
+      return yaml();
     default:
       return [];
   }

@@ -2,7 +2,11 @@
 import "./style.css";
 import { ApiError, setUnauthorizedHandler, signOut, token, username } from "./api";
 import { h } from "./dom";
+import { approvePage } from "./pages/approve";
 import { editPage } from "./pages/edit";
+import { flowPage } from "./pages/flow";
+import { flowEditPage } from "./pages/flowedit";
+import { flowsPage } from "./pages/flows";
 import { loginPage } from "./pages/login";
 import { runPage } from "./pages/run";
 import { runsPage } from "./pages/runs";
@@ -19,6 +23,11 @@ const routes: Route[] = [
   { pattern: /^\/(?:scripts\/?)?$/, page: scriptsPage },
   { pattern: /^\/scripts\/(.+)$/, page: scriptPage },
   { pattern: /^\/edit(?:\/(.+))?\/?$/, page: editPage },
+  { pattern: /^\/flows\/?$/, page: flowsPage },
+  { pattern: /^\/flows\/edit(?:\/(.+))?\/?$/, page: flowEditPage },
+  { pattern: /^\/flows\/(.+)$/, page: flowPage },
+  // a suspended step's signed approval link: the signature is the credential
+  { pattern: /^\/approve\/([^/]+)\/([0-9a-f-]+)\/(\d+)\/([0-9a-f]+)\/?$/, page: approvePage, public: true },
   { pattern: /^\/runs\/?$/, page: runsPage },
   { pattern: /^\/runs\/([0-9a-f-]+)\/?$/, page: runPage },
   { pattern: /^\/schedules\/?$/, page: schedulesPage },
@@ -29,6 +38,7 @@ const routes: Route[] = [
 
 const NAV: [string, string][] = [
   ["/", "Scripts"],
+  ["/flows", "Flows"],
   ["/runs", "Runs"],
   ["/schedules", "Schedules"],
   ["/variables", "Variables"],

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Response, delete, get, post, route
 from litestar.params import FromPath, FromQuery
 
-from server import approvals, arguments, audit, auth, errors, flows, models, queue
+from server import approvals, audit, auth, errors, flows, models, queue
 from server.api import common, runs
 from server.api.variables import vault
 
@@ -105,30 +105,6 @@ async def flow_history(
     return await flows.history(common.pool(request), workspace=workspace, path=path)
 
 
-async def _flow_for_run(request: common.AnyRequest, workspace: str, path: str) -> flows.Flow:
-    who = common.principal(request)
-    auth.require_workspace(who, workspace)
-    flow = await flows.get(common.pool(request), workspace=workspace, path=path)
-    auth.require_scope(who, f"run:{flow.path}")
-    auth.require_read(who, flow.path)
-    return flow
-
-
-async def _start(request: common.AnyRequest, flow: flows.Flow, tag: str | None) -> models.JobId:
-    """Validate the run's input against the flow's schema (422), then start the flow."""
-    args = arguments.validate(flow.schema or {}, await runs.body_args(request))
-    job_id = queue.new_job_id()
-    await queue.enqueue_flow(
-        common.pool(request),
-        job_id=job_id,
-        flow=flow,
-        args=args,
-        created_by=common.principal(request).username,
-        tag=tag,
-    )
-    return job_id
-
-
 @post("/api/w/{workspace:str}/jobs/run/f/{path:path}", status_code=201)
 async def run_flow(
     request: common.AnyRequest,
@@ -136,10 +112,12 @@ async def run_flow(
     path: FromPath[str],
     tag: FromQuery[str | None] = None,
 ) -> Response[str]:
-    """Start a run of the newest version of a flow; answers 201 with the job id as text."""
-    flow = await _flow_for_run(request, workspace, common.path_param(path))
-    job_id = await _start(request, flow, tag)
-    return Response(str(job_id), status_code=201, media_type="text/plain")
+    """Start a run of the newest version of a flow; answers 201 with the job id as text.
+
+    The input is checked against the flow's schema first (422).
+    """
+    flow = await runs.flow_for_run(request, workspace, common.path_param(path))
+    return await runs.start(request, flow, runs.RunOptions(tag=tag), await runs.body_args(request))
 
 
 @post("/api/w/{workspace:str}/jobs/run_wait_result/f/{path:path}", status_code=200)
@@ -150,25 +128,9 @@ async def run_flow_and_wait(
     tag: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     """Run a flow and answer its result (its error, with a non-2xx status, if it failed)."""
-    flow = await _flow_for_run(request, workspace, common.path_param(path))
-    waiters = common.job_waiters(request)
-    args = arguments.validate(flow.schema or {}, await runs.body_args(request))
-    job_id = queue.new_job_id()
-    async with waiters.expect(job_id) as done:
-        await queue.enqueue_flow(
-            common.pool(request),
-            job_id=job_id,
-            flow=flow,
-            args=args,
-            created_by=common.principal(request).username,
-            tag=tag,
-        )
-        job = await waiters.wait_completed(
-            common.pool(request), done, workspace=workspace, job_id=job_id
-        )
-    if job.status != "success":
-        runs.raise_job_error(job)
-    return common.json_response(job.result)
+    flow = await runs.flow_for_run(request, workspace, common.path_param(path))
+    opts = runs.RunOptions(tag=tag)
+    return await runs.run_and_wait(request, flow, opts, await runs.body_args(request))
 
 
 @post("/api/w/{workspace:str}/jobs/restart/f/{job_id:str}/from/{step_id:str}", status_code=201)
@@ -186,7 +148,7 @@ async def restart_flow(
     auth.require_workspace(who, workspace)
     pool = common.pool(request)
     old = await queue.get(pool, workspace=workspace, job_id=queue.parse_job_id(job_id))
-    auth.require_scope(who, f"run:{old.script_path}")
+    auth.require_run(who, old.script_path, flow=True)
     auth.require_read(who, old.script_path)
     new_id = await queue.restart_flow(
         pool, workspace=workspace, job_id=old.id, step_id=step_id, created_by=who.username
@@ -249,7 +211,7 @@ async def get_resume_urls(
     job = await queue.get(
         common.pool(request), workspace=workspace, job_id=queue.parse_job_id(job_id)
     )
-    auth.require_scope(who, f"run:{job.script_path}")
+    auth.require_run(who, job.script_path, flow=job.kind == "flow")
     return resume_urls_for(request, workspace, str(job.id), _resume_id(resume_id), approver)
 
 
@@ -323,8 +285,67 @@ async def cancel_suspended(
     )
 
 
+@get(
+    "/api/w/{workspace:str}/jobs_u/get_flow/{job_id:str}/{resume_id:str}/{signature:str}",
+    exclude_from_auth=True,
+)
+async def get_suspended_flow(
+    request: common.AnyRequest,
+    workspace: FromPath[str],
+    job_id: FromPath[str],
+    resume_id: FromPath[str],
+    signature: FromPath[str],
+    approver: FromQuery[str | None] = None,
+) -> dict[str, Any]:
+    """The flow a signed resume URL belongs to: what the approval page shows.
+
+    Signed like the resume and cancel URLs (no token): who may approve the step may see
+    the flow run it stops, as on Windmill's approval page: its input, its steps' states
+    and the waiting step's result (not the other steps' results). Answers `{job, step_id,
+    step_job, resume_form, required_events}`; `job` is the step's flow run with its
+    `flow_status` and the flow version's document as `raw_flow`.
+    """
+    step = queue.parse_job_id(job_id)
+    approvals.verify(
+        _signing_key(request, workspace), str(step), _resume_id(resume_id), approver, signature
+    )
+    pool = common.pool(request)
+    step_job = await queue.get(pool, workspace=workspace, job_id=step)
+    step_id, _none = await queue.flow_status(pool, workspace=workspace, job_id=step)
+    if step_job.parent_job is None or step_id is None:
+        raise errors.NotFound(f"job {job_id} is not a step of a flow")
+    parent_id = models.JobId(step_job.parent_job)
+    parent = await queue.get(pool, workspace=workspace, job_id=parent_id)
+    _step, status = await queue.flow_status(pool, workspace=workspace, job_id=parent_id)
+    for other in (status or {}).get("modules", []):
+        if other.get("id") != step_id:
+            other.pop("result", None)  # the link shows the waiting step's result only
+    flow = await flows.get_version(pool, workspace=workspace, version_id=int(parent.script_hash))
+    module = next((m for m in flows.all_modules(flow.definition) if m.id == step_id), None)
+    suspend = module.suspend if module is not None else None
+    form = suspend.resume_form if suspend is not None else None
+    return {
+        "job": {
+            "id": str(parent.id),
+            "script_path": flow.path,
+            "status": parent.status,
+            "args": parent.args,
+            "created_by": parent.created_by,
+            "created_at": parent.created_at,
+            "flow_status": status,
+            "raw_flow": flow.value,
+            "summary": flow.summary,
+        },
+        "step_id": step_id,
+        "step_job": str(step),
+        "resume_form": form.schema if form is not None else None,
+        "required_events": suspend.required_events if suspend is not None else 1,
+    }
+
+
 ROUTES = [
     get_resume_urls,
+    get_suspended_flow,
     resume_suspended,
     cancel_suspended,
     restart_flow,

@@ -1,11 +1,24 @@
-"""Custom HTTP routes: their CRUD, and `/api/r/{route}` where they are served."""
+"""Custom HTTP routes: their CRUD, and `/api/r/{route}` where they are served.
+
+A route runs a script, or with `is_flow` a flow (the newest version of each).
+"""
 
 from __future__ import annotations
 
 from litestar import Response, delete, get, post, route
 from litestar.params import FromPath
 
-from server import audit, auth, errors, http_triggers, models, references, scripts, variables
+from server import (
+    audit,
+    auth,
+    errors,
+    flows,
+    http_triggers,
+    models,
+    references,
+    scripts,
+    variables,
+)
 from server.api import common, runs
 from server.api.variables import vault
 
@@ -15,7 +28,7 @@ def _writer(request: common.AnyRequest, workspace: str, path: str) -> str:
 
 
 def _check_spec(request: common.AnyRequest, spec: http_triggers.TriggerSpec) -> None:
-    """The route's owner may read the script it serves and the secret it signs with:
+    """The route's owner may read the script (or flow) it serves and the secret it signs with:
     a route must not publish what its owner could not reach."""
     who = common.principal(request)
     auth.require_read(who, spec.script_path)
@@ -25,7 +38,10 @@ def _check_spec(request: common.AnyRequest, spec: http_triggers.TriggerSpec) -> 
 
 @post("/api/w/{workspace:str}/http_triggers/create", status_code=201)
 async def create_trigger(request: common.AnyRequest, workspace: FromPath[str]) -> Response[str]:
-    """Serve a script at `/api/r/<route_path>`; a method and route already taken is refused."""
+    """Serve a script (a flow with `is_flow`) at `/api/r/<route_path>`.
+
+    A method and route already taken is refused (409).
+    """
     spec = common.decode(await request.body(), http_triggers.TriggerSpec)
     username = _writer(request, workspace, spec.path)
     _check_spec(request, spec)
@@ -97,7 +113,7 @@ async def _authorize(
             common.pool(request), common.bearer_token(request), trigger.workspace
         )
         auth.require_workspace(who, trigger.workspace)
-        auth.require_scope(who, f"run:{trigger.script_path}")
+        auth.require_run(who, trigger.script_path, flow=trigger.is_flow)
         auth.require_read(who, trigger.script_path)
         return who.username, who
     if trigger.authentication == "signature":
@@ -120,14 +136,20 @@ async def _authorize(
     exclude_from_auth=True,
 )
 async def serve_route(request: common.AnyRequest, route_path: FromPath[str]) -> Response[bytes]:
-    """Run the route's script; the script may set the status, content type and headers."""
+    """Run the route's script or flow; its result may set the status, content type and headers."""
     pool = common.pool(request)
     trigger, params = await http_triggers.resolve(pool, request.method, route_path)
     raw = await request.body()
     created_by, caller = await _authorize(request, trigger, raw)
-    script = await scripts.get_by_path(pool, workspace=trigger.workspace, path=trigger.script_path)
+    target: flows.Runnable
+    if trigger.is_flow:
+        target = await flows.get(pool, workspace=trigger.workspace, path=trigger.script_path)
+    else:
+        target = await scripts.get_by_path(
+            pool, workspace=trigger.workspace, path=trigger.script_path
+        )
     query = {k: v for k, v in request.query_params.items() if k not in ("token", "async")}
-    args = http_triggers.coerce(script.schema, {**query, **params})
+    args = http_triggers.coerce(flows.input_schema(target), {**query, **params})
     body = common.decode_args(raw) if raw.strip() else {}
     args = {**body, **args}
     if caller is not None:
@@ -141,10 +163,10 @@ async def serve_route(request: common.AnyRequest, route_path: FromPath[str]) -> 
     opts = runs.RunOptions()
     if trigger.is_async or request.query_params.get("async") == "true":
         response = await runs.start(
-            request, script, opts, args, created_by=created_by, status_code=202
+            request, target, opts, args, created_by=created_by, status_code=202
         )
         return Response(response.content.encode(), status_code=202, media_type="text/plain")
-    job = await runs.finished_job(request, script, opts, args, created_by=created_by)
+    job = await runs.finished_job(request, target, opts, args, created_by=created_by)
     if job.status != "success":
         if job.error is not None and job.error.name == "TimeoutError":
             raise errors.GatewayTimeout(job.error.message, {"job_id": str(job.id)})

@@ -231,7 +231,7 @@ async def _readable_job(request: common.AnyRequest, workspace: str, job_id: str)
     job = await queue.get(
         common.pool(request), workspace=workspace, job_id=queue.parse_job_id(job_id)
     )
-    auth.require_scope(who, f"run:{job.script_path}")
+    auth.require_run(who, job.script_path, flow=job.kind == "flow")
     auth.require_read(who, job.script_path)  # `u/` privacy and folder grants cover runs too
     return job
 
@@ -342,7 +342,11 @@ async def list_jobs(
     if who.scopes is not None:
         if script_path_exact is None:
             raise errors.Forbidden("a scoped token must filter jobs by script_path_exact")
-        auth.require_scope(who, f"run:{script_path_exact}")
+        auth.require_scope(
+            who,
+            *auth.run_scopes(script_path_exact, flow=False),
+            f"run:flow/{script_path_exact}",
+        )
     statuses = _csv(status)
     unknown = sorted(set(statuses or ()) - set(JOB_STATUSES))
     if unknown:

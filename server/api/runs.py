@@ -1,4 +1,5 @@
-"""Starting runs over HTTP: the shared path of the run routes, webhooks and custom routes.
+"""Starting runs of scripts and flows over HTTP: the shared path of the run routes, webhooks
+and custom routes.
 
 Every way in ends here, so arguments are validated, scopes checked and sync
 waits done the same way whichever route a caller used.
@@ -13,7 +14,7 @@ from uuid import UUID
 import msgspec
 from litestar import Response
 
-from server import arguments, auth, errors, models, queue, references, scripts
+from server import arguments, auth, errors, flows, models, queue, references, scripts
 from server.api import common
 
 
@@ -29,9 +30,32 @@ async def script_for_run(
     else:
         assert hash_ is not None
         script = await scripts.get_by_hash(pool, workspace=workspace, hash_=hash_)
-    auth.require_scope(who, f"run:{script.path}")
+    auth.require_run(who, script.path, flow=False)
     auth.require_read(who, script.path)
     return script
+
+
+async def flow_for_run(request: common.AnyRequest, workspace: str, path: str) -> flows.Flow:
+    """The flow to run, once the caller's workspace and scopes allow it."""
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    flow = await flows.get(common.pool(request), workspace=workspace, path=path)
+    auth.require_run(who, flow.path, flow=True)
+    auth.require_read(who, flow.path)
+    return flow
+
+
+async def target_at(request: common.AnyRequest, workspace: str, path: str) -> flows.Runnable:
+    """The script at `path`, else the flow there: what `webhooks/{path}` runs."""
+    try:
+        return await script_for_run(request, workspace, path=path, hash_=None)
+    except errors.NotFound:
+        try:
+            return await flow_for_run(request, workspace, path)
+        except errors.NotFound:
+            raise errors.NotFound(
+                f"no script or flow at {path!r} in workspace {workspace!r}"
+            ) from None
 
 
 class RunOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,7 +91,7 @@ async def body_args(request: common.AnyRequest) -> dict[str, Any]:
 
 async def _enqueue(
     request: common.AnyRequest,
-    script: models.Script,
+    target: flows.Runnable,
     job_id: models.JobId,
     opts: RunOptions,
     args: dict[str, Any],
@@ -75,12 +99,25 @@ async def _enqueue(
 ) -> None:
     if created_by is None:  # the caller runs it: its token may read what the arguments name
         references.check_caller(common.principal(request), args)
+    starter = created_by or common.principal(request).username
+    args = arguments.validate(flows.input_schema(target), args)
+    if isinstance(target, flows.Flow):
+        # a flow starts at once; its steps carry their own retries
+        await queue.enqueue_flow(
+            common.pool(request),
+            job_id=job_id,
+            flow=target,
+            args=args,
+            created_by=starter,
+            tag=opts.tag,
+        )
+        return
     await queue.enqueue(
         common.pool(request),
         job_id=job_id,
-        script=script,
-        args=arguments.validate(script.schema, args),
-        created_by=created_by or common.principal(request).username,
+        script=target,
+        args=args,
+        created_by=starter,
         tag=opts.tag,
         scheduled_for=opts.start_at(),
         parent_job=opts.parent_job,
@@ -90,7 +127,7 @@ async def _enqueue(
 
 async def start(
     request: common.AnyRequest,
-    script: models.Script,
+    target: flows.Runnable,
     opts: RunOptions,
     args: dict[str, Any],
     *,
@@ -102,15 +139,15 @@ async def start(
     `created_by` defaults to the caller; public routes run as their owner.
     """
     job_id = queue.new_job_id()
-    await _enqueue(request, script, job_id, opts, args, created_by)
+    await _enqueue(request, target, job_id, opts, args, created_by)
     return Response(str(job_id), status_code=status_code, media_type="text/plain")
 
 
 async def run_and_wait(
-    request: common.AnyRequest, script: models.Script, opts: RunOptions, args: dict[str, Any]
+    request: common.AnyRequest, target: flows.Runnable, opts: RunOptions, args: dict[str, Any]
 ) -> Response[bytes]:
     """Queue a run and answer its result (its error, with a non-2xx status, if it failed)."""
-    job = await finished_job(request, script, opts, args)
+    job = await finished_job(request, target, opts, args)
     if job.status != "success":
         raise_job_error(job)
     return common.json_response(job.result)
@@ -127,7 +164,7 @@ def raise_job_error(job: models.Job) -> NoReturn:
 
 async def finished_job(
     request: common.AnyRequest,
-    script: models.Script,
+    target: flows.Runnable,
     opts: RunOptions,
     args: dict[str, Any],
     *,
@@ -137,7 +174,7 @@ async def finished_job(
     job_id = queue.new_job_id()
     waiters = common.job_waiters(request)
     async with waiters.expect(job_id) as done:
-        await _enqueue(request, script, job_id, opts, args, created_by)
+        await _enqueue(request, target, job_id, opts, args, created_by)
         return await waiters.wait_completed(
-            common.pool(request), done, workspace=script.workspace, job_id=job_id
+            common.pool(request), done, workspace=target.workspace, job_id=job_id
         )

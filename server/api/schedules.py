@@ -26,7 +26,6 @@ def render(schedule: schedules.Schedule, now: datetime) -> dict[str, Any]:
     """A schedule in Windmill's shape, with its upcoming fires (ISO, with offset)."""
     body: dict[str, Any] = msgspec.to_builtins(schedule)
     body["workspace_id"] = body.pop("workspace")
-    body["is_flow"] = False
     body["next_fires"] = [fire.isoformat() for fire in schedules.upcoming(schedule, now)]
     return body
 
@@ -40,12 +39,12 @@ def _writer(request: common.AnyRequest, workspace: str) -> models.Principal:
 
 
 def _check_spec(who: models.Principal, path: str, spec: schedules.ScheduleSpec) -> None:
-    """The caller may write the schedule's path and read every script it runs, its own
-    and its hooks': the runs are made as the caller (`u/` privacy, folder grants)."""
+    """The caller may write the schedule's path and read every script or flow it runs, its
+    own and its hooks': the runs are made as the caller (`u/` privacy, folder grants)."""
     auth.require_write(who, path)
-    for script in (spec.script_path, spec.on_failure, spec.on_recovery):
-        if script:  # a hook may be written `script/<path>`, as in Windmill
-            auth.require_read(who, script.removeprefix("script/"))
+    for target in (spec.script_path, spec.on_failure, spec.on_recovery):
+        if target:  # a hook may be written `script/<path>` or `flow/<path>`, as in Windmill
+            auth.require_read(who, schedules.hook_target(target.removeprefix("script/"))[0])
     references.check_caller(who, spec.args)
 
 
@@ -53,9 +52,10 @@ def _check_spec(who: models.Principal, path: str, spec: schedules.ScheduleSpec) 
 async def create_schedule(request: common.AnyRequest, workspace: FromPath[str]) -> Response[str]:
     """Save a schedule and answer with its path (text, as Windmill does).
 
-    The body is `{path, schedule, timezone?, script_path, args?, enabled?, summary?,
-    on_failure?, on_failure_extra_args?, on_recovery?, on_recovery_extra_args?}`;
-    `schedule` is a cron expression of 5 fields, or 6 with seconds first.
+    The body is `{path, schedule, timezone?, script_path, is_flow?, args?, enabled?,
+    summary?, on_failure?, on_failure_extra_args?, on_recovery?, on_recovery_extra_args?,
+    retry?}`; `schedule` is a cron expression of 5 fields, or 6 with seconds first. With
+    `is_flow`, `script_path` names a flow.
     """
     who = _writer(request, workspace)
     new = common.decode(await request.body(), schedules.NewSchedule)

@@ -90,7 +90,7 @@ async def getupdate_sse(
     job = await queue.get(
         common.pool(request), workspace=workspace, job_id=queue.parse_job_id(job_id)
     )
-    auth.require_scope(who, f"run:{job.script_path}")
+    auth.require_run(who, job.script_path, flow=job.kind == "flow")
     resume = request.headers.get("last-event-id", "")
     offset = int(resume) if resume.isdigit() else max(log_offset, 0)
     return ServerSentEvent(

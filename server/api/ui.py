@@ -1,4 +1,4 @@
-"""The web UI: the built bundle served at `/`, and the API call only the editor needs.
+"""The web UI: the built bundle served at `/`, and the API calls only the editors need.
 
 The bundle (`frontend/`, built by esbuild) is static files: `/assets/<name>` are
 content-hashed, cached for good; every page path of the single-page app answers
@@ -28,14 +28,25 @@ from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Scope, Send
 
-from server import auth, errors, models, queue, scripts
+from server import auth, errors, flows, models, queue, scripts
 from server.api import common
 
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).resolve().parents[2] / "frontend"
 PACKAGED = Path(__file__).resolve().parents[1] / "ui_bundle"
-PAGES = ("/login", "/scripts", "/edit", "/runs", "/schedules", "/variables", "/tokens", "/workers")
+PAGES = (
+    "/login",
+    "/scripts",
+    "/edit",
+    "/flows",
+    "/approve",
+    "/runs",
+    "/schedules",
+    "/variables",
+    "/tokens",
+    "/workers",
+)
 BUILD_TIMEOUT_S = 600
 
 _ASSET_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9]+)+$")
@@ -196,6 +207,50 @@ async def preview_schema(request: common.AnyRequest, workspace: FromPath[str]) -
     return scripts.preview(body.language, body.content)
 
 
+class FlowCheck(msgspec.Struct, frozen=True, kw_only=True):
+    steps: int
+
+
+@post("/api/w/{workspace:str}/flows/validate", status_code=200)
+async def validate_flow(request: common.AnyRequest, workspace: FromPath[str]) -> FlowCheck:
+    """Whether a flow would save: the flow editor's live check, as you type.
+
+    Runs the checks of `flows/create` (missing script or sub-flow, duplicate step id,
+    expression that does not parse, `results.x` of a step that does not come earlier)
+    and parses each inline script, and stores nothing. A flow that would be refused
+    answers 422 `invalid` with every problem in `details` (`path`, `message`), as a save
+    does; one that would save answers `{steps}`, its number of steps (nested included).
+
+    Args:
+        request: A flow document as for `flows/create` (JSON or YAML); `path` optional.
+        workspace: The workspace the flow would be saved in.
+    """
+    who = common.principal(request)
+    auth.require_workspace(who, workspace)
+    auth.require_role(who, "admin", "developer")
+    document, _raw = flows.parse(await request.body(), request.headers.get("content-type", ""))
+    problems: list[dict[str, str]] = []
+    try:
+        await flows.validate(
+            common.pool(request), workspace=workspace, path=document.path or "", flow=document
+        )
+    except errors.Invalid as exc:
+        problems += exc.details or []
+    every = flows.all_modules(document.value)
+    for module in every:
+        value = module.value
+        if isinstance(value, flows.RawScript) and value.language.lower() in models.LANGUAGE_ALIASES:
+            try:
+                scripts.preview(value.language, value.content)
+            except errors.Invalid as exc:
+                where = f"{module.id}.value.content"
+                problems.append({"path": where, "message": f"step {module.id!r}: {exc.message}"})
+    if problems:
+        listed = "; ".join(p["message"] for p in problems)
+        raise errors.Invalid(f"the flow has {len(problems)} problem(s): {listed}", problems)
+    return FlowCheck(steps=len(every))
+
+
 @get("/api/w/{workspace:str}/jobs/last_runs")
 async def last_runs(request: common.AnyRequest, workspace: FromPath[str]) -> list[queue.LastRun]:
     """Each script's newest job (`script_path`, `id`, `status`, `created_at`), by path.
@@ -222,4 +277,4 @@ def _may_run(who: models.Principal, run: queue.LastRun) -> bool:
     return True
 
 
-API_ROUTES = [preview_schema, last_runs]
+API_ROUTES = [preview_schema, validate_flow, last_runs]

@@ -1,4 +1,4 @@
-"""`POST /api/w/{ws}/webhooks/{path}`: any sender that can call a URL can run a script.
+"""`POST /api/w/{ws}/webhooks/{path}`: any sender that can call a URL can run a script or a flow.
 
 Senders rarely control their payload's shape, so any body is accepted: a JSON
 object maps to arguments, anything else arrives as `{"body": ...}`; chosen
@@ -45,15 +45,16 @@ async def webhook(
     wait: FromQuery[bool] = False,
     include_header: FromQuery[str | None] = None,
 ) -> Response[Any]:
-    """Run a script from a webhook: 201 with the job id, or its result with `?wait=true`."""
-    script = await runs.script_for_run(request, workspace, path=common.path_param(path), hash_=None)
+    """Run a script (else the flow at the path): 201 with the job id, or, with `?wait=true`,
+    its result."""
+    target = await runs.target_at(request, workspace, common.path_param(path))
     args = webhook_args(request.headers.get("content-type", ""), await request.body())
     for name in filter(None, (h.strip() for h in (include_header or "").split(","))):
         if name in request.headers:
             args[name] = request.headers[name]
     if wait:
-        return await runs.run_and_wait(request, script, runs.RunOptions(), args)
-    return await runs.start(request, script, runs.RunOptions(), args)
+        return await runs.run_and_wait(request, target, runs.RunOptions(), args)
+    return await runs.start(request, target, runs.RunOptions(), args)
 
 
 ROUTES = [webhook]

@@ -5,16 +5,18 @@
 -- A flow job: `running` from the start, with no worker and no heartbeat, so no worker
 -- leases it and no recovery touches it; its children do the work.
 -- $1 id, $2 workspace, $3 script_path, $4 script_hash (the flow version), $5 args, $6 tag,
--- $7 created_by, $8 parent_job, $9 flow_step_id, $10 flow_status, $11 schedule_path.
+-- $7 created_by, $8 parent_job, $9 flow_step_id, $10 flow_status, $11 schedule_path,
+-- $12 scheduled_for (a schedule's fire time; NULL: now).
 INSERT INTO queue (id, workspace, kind, script_path, script_hash, language, args, status, tag,
                    created_by, parent_job, flow_step_id, flow_status, schedule_path,
-                   started_at, max_attempts)
+                   scheduled_for, started_at, max_attempts)
 VALUES ($1, $2, 'flow', $3, $4, 'flow', $5, 'running', coalesce($6, 'default'), $7, $8, $9,
-        $10, $11, now(), 1)
+        $10, $11, coalesce($12, now()), now(), 1)
 
 -- name: enqueue_flow_step
--- Queue a script job that is a step of a flow and wake the workers of its tag.
--- $1..$18 as enqueue_job, $19 flow_step_id.
+-- Queue a script job that is a step of a flow and wake the workers of its tag; with $20,
+-- also store the flow's advanced state (one round trip for the usual advance).
+-- $1..$18 as enqueue_job ($13 the flow), $19 flow_step_id, $20 the flow's state or NULL.
 WITH job AS (
     INSERT INTO queue (id, workspace, script_path, script_hash, language, args, tag, priority,
                        scheduled_for, timeout_s, max_attempts, created_by, parent_job, kind,
@@ -23,15 +25,21 @@ WITH job AS (
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()), $10, $11, $12, $13, $14, $15,
             $16, $17, $18, $19)
     RETURNING tag
+), saved AS (
+    UPDATE queue SET flow_status = $20::jsonb WHERE id = $13 AND $20::jsonb IS NOT NULL
 )
 SELECT pg_notify('tidemill_queued', tag) FROM job
 
 -- name: lock_flow_job
--- A waiting flow, locked until the transaction ends: its state is the join counter.
+-- A waiting flow, locked until the transaction ends (its state is the join counter),
+-- with its version's path and document as JSON text, read in the same round trip.
 -- $1 id.
-SELECT id, workspace, script_path, created_by, tag, parent_job, flow_status
-FROM queue WHERE id = $1 AND kind = 'flow'
-FOR UPDATE
+SELECT q.id, q.workspace, q.script_path, q.created_by, q.tag, q.parent_job, q.flow_status,
+       v.path AS flow_path, v.value::text AS flow_value
+FROM queue q
+JOIN flow_versions v ON v.id = (q.flow_status ->> 'version')::bigint
+WHERE q.id = $1 AND q.kind = 'flow'
+FOR UPDATE OF q
 
 -- name: save_flow_status
 -- Store a flow's advanced state. $1 id, $2 flow_status.

@@ -1,7 +1,9 @@
--- name: count_worker_event
--- Add one to a worker's event counter. $1 worker, $2 counter name.
-INSERT INTO worker_counters (worker, name, value) VALUES ($1, $2, 1)
-ON CONFLICT (worker, name) DO UPDATE SET value = worker_counters.value + 1
+-- name: add_worker_counts
+-- Add to a worker's event counters, in one statement. $1 worker, $2 counter names,
+-- $3 amounts (in the same order).
+INSERT INTO worker_counters (worker, name, value)
+SELECT $1, c.name, c.amount FROM unnest($2::text[], $3::bigint[]) AS c(name, amount)
+ON CONFLICT (worker, name) DO UPDATE SET value = worker_counters.value + EXCLUDED.value
 
 -- name: metric_queue
 -- Waiting and running jobs per tag and status; `due` counts the queued ones that may start now.

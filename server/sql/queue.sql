@@ -92,9 +92,11 @@ LEFT JOIN (
         WHERE l.kind <> 'preview'
           AND v.workspace = l.workspace AND v.path = l.script_path AND v.hash = l.script_hash
         UNION ALL
-        -- a preview runs its own code, saved with the job rather than as a version
+        -- a preview runs its own code, saved with the job rather than as a version; so does
+        -- the job resolving a preview's lock (its script_hash is the requirements', no
+        -- version's)
         SELECT p.content, p.lock, p.lock_status, p.lock_error, false FROM job_previews p
-        WHERE l.kind = 'preview' AND p.job_id = l.id
+        WHERE l.kind IN ('preview', 'dependencies') AND p.job_id = l.id
     ) code ON true
 ) ON true
 
@@ -390,10 +392,27 @@ WHERE s.workspace = $1
 ORDER BY s.path
 
 -- name: save_preview_code
--- Keep the code (and lock) of a preview job, in the transaction that queues it.
--- $1 job id, $2 workspace, $3 language, $4 content, $5 lock, $6 lock_status, $7 lock_error.
-INSERT INTO job_previews (job_id, workspace, language, content, lock, lock_status, lock_error)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+-- Keep the code (and lock) of a preview job, or of the job resolving its lock, in the
+-- transaction that queues it. $1 job id, $2 workspace, $3 language, $4 content, $5 lock,
+-- $6 lock_status, $7 lock_error, $8 requirements hash (NULL: nothing to lock).
+INSERT INTO job_previews (job_id, workspace, language, content, lock, lock_status, lock_error,
+                          requirements_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+
+-- name: get_preview_lock
+-- A preview's lock as it stands. $1 workspace, $2 job id.
+SELECT lock, lock_status, lock_error FROM job_previews WHERE workspace = $1 AND job_id = $2
+
+-- name: store_preview_locks
+-- Store what resolving these requirements gave on every preview (and preview resolver)
+-- still waiting for it, and wake the runs that wait. $1 workspace, $2 requirements hash,
+-- $3 lock, $4 lock_status, $5 lock_error.
+WITH stored AS (
+    UPDATE job_previews SET lock = $3, lock_status = $4, lock_error = $5
+    WHERE workspace = $1 AND requirements_hash = $2 AND lock_status = 'pending'
+    RETURNING job_id
+)
+SELECT count(*) AS stored, pg_notify('tidemill_locked', $2) IS NULL AS notified FROM stored
 
 -- name: get_preview_code
 -- The code a preview job ran. $1 workspace, $2 job id.

@@ -6,24 +6,24 @@
 -- Save a new schedule; answers nothing when the path is taken.
 -- $1 workspace, $2 path, $3 schedule, $4 timezone, $5 script_path, $6 args, $7 enabled,
 -- $8 summary, $9 on_failure, $10 on_failure_extra_args, $11 on_recovery,
--- $12 on_recovery_extra_args, $13 edited_by, $14 next_fire, $15 retry.
+-- $12 on_recovery_extra_args, $13 edited_by, $14 next_fire, $15 retry, $16 is_flow.
 INSERT INTO schedules (workspace, path, schedule, timezone, script_path, args, enabled, summary,
                        on_failure, on_failure_extra_args, on_recovery, on_recovery_extra_args,
-                       edited_by, next_fire, retry)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                       edited_by, next_fire, retry, is_flow)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (workspace, path) DO NOTHING
-RETURNING workspace, path, schedule, timezone, script_path, args, enabled, summary, on_failure,
-          on_failure_extra_args, on_recovery, on_recovery_extra_args, retry, edited_by, edited_at,
-          next_fire, last_fire, error
+RETURNING workspace, path, schedule, timezone, script_path, is_flow, args, enabled, summary,
+          on_failure, on_failure_extra_args, on_recovery, on_recovery_extra_args, retry,
+          edited_by, edited_at, next_fire, last_fire, error
 
 -- name: update_schedule
 -- Replace a schedule's definition; `enabled` NULL keeps it as it is, and the next fire
 -- is $14 while enabled. Clears the last error: the definition is new.
 -- $1 workspace, $2 path, $3 schedule, $4 timezone, $5 script_path, $6 args, $7 enabled,
 -- $8 summary, $9 on_failure, $10 on_failure_extra_args, $11 on_recovery,
--- $12 on_recovery_extra_args, $13 edited_by, $14 next_fire, $15 retry.
+-- $12 on_recovery_extra_args, $13 edited_by, $14 next_fire, $15 retry, $16 is_flow.
 UPDATE schedules
-SET schedule = $3, timezone = $4, script_path = $5, args = $6, retry = $15,
+SET schedule = $3, timezone = $4, script_path = $5, args = $6, retry = $15, is_flow = $16,
     enabled = coalesce($7, enabled), summary = $8,
     on_failure = $9, on_failure_extra_args = $10,
     on_recovery = $11, on_recovery_extra_args = $12,
@@ -31,9 +31,9 @@ SET schedule = $3, timezone = $4, script_path = $5, args = $6, retry = $15,
     next_fire = CASE WHEN coalesce($7, enabled) THEN $14::timestamptz END,
     error = NULL
 WHERE workspace = $1 AND path = $2
-RETURNING workspace, path, schedule, timezone, script_path, args, enabled, summary, on_failure,
-          on_failure_extra_args, on_recovery, on_recovery_extra_args, retry, edited_by, edited_at,
-          next_fire, last_fire, error
+RETURNING workspace, path, schedule, timezone, script_path, is_flow, args, enabled, summary,
+          on_failure, on_failure_extra_args, on_recovery, on_recovery_extra_args, retry,
+          edited_by, edited_at, next_fire, last_fire, error
 
 -- name: set_schedule_enabled
 -- Turn a schedule on or off. Turning on starts at $4 (no catch-up for the time it was
@@ -44,22 +44,22 @@ SET enabled = $3,
     next_fire = CASE WHEN NOT $3 THEN NULL WHEN enabled THEN next_fire ELSE $4 END,
     edited_by = $5, edited_at = now()
 WHERE workspace = $1 AND path = $2
-RETURNING workspace, path, schedule, timezone, script_path, args, enabled, summary, on_failure,
-          on_failure_extra_args, on_recovery, on_recovery_extra_args, retry, edited_by, edited_at,
-          next_fire, last_fire, error
+RETURNING workspace, path, schedule, timezone, script_path, is_flow, args, enabled, summary,
+          on_failure, on_failure_extra_args, on_recovery, on_recovery_extra_args, retry,
+          edited_by, edited_at, next_fire, last_fire, error
 
 -- name: get_schedule
 -- One schedule. $1 workspace, $2 path.
-SELECT workspace, path, schedule, timezone, script_path, args, enabled, summary, on_failure,
-       on_failure_extra_args, on_recovery, on_recovery_extra_args, retry, edited_by, edited_at,
-       next_fire, last_fire, error
+SELECT workspace, path, schedule, timezone, script_path, is_flow, args, enabled, summary,
+       on_failure, on_failure_extra_args, on_recovery, on_recovery_extra_args, retry,
+       edited_by, edited_at, next_fire, last_fire, error
 FROM schedules WHERE workspace = $1 AND path = $2
 
 -- name: list_schedules
 -- Every schedule of a workspace, by path. $1 workspace.
-SELECT workspace, path, schedule, timezone, script_path, args, enabled, summary, on_failure,
-       on_failure_extra_args, on_recovery, on_recovery_extra_args, retry, edited_by, edited_at,
-       next_fire, last_fire, error
+SELECT workspace, path, schedule, timezone, script_path, is_flow, args, enabled, summary,
+       on_failure, on_failure_extra_args, on_recovery, on_recovery_extra_args, retry,
+       edited_by, edited_at, next_fire, last_fire, error
 FROM schedules WHERE workspace = $1
 ORDER BY path
 
@@ -78,9 +78,9 @@ SELECT clock_timestamp()
 
 -- name: due_schedules
 -- Enabled schedules whose next fire has come, most overdue first. $1 now, $2 limit.
-SELECT workspace, path, schedule, timezone, script_path, args, enabled, summary, on_failure,
-       on_failure_extra_args, on_recovery, on_recovery_extra_args, retry, edited_by, edited_at,
-       next_fire, last_fire, error
+SELECT workspace, path, schedule, timezone, script_path, is_flow, args, enabled, summary,
+       on_failure, on_failure_extra_args, on_recovery, on_recovery_extra_args, retry,
+       edited_by, edited_at, next_fire, last_fire, error
 FROM schedules
 WHERE enabled AND next_fire <= $1
 ORDER BY next_fire

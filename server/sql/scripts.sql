@@ -90,3 +90,15 @@ SELECT hash AS script_hash, summary, created_by, created_at
 FROM script_versions
 WHERE workspace = $1 AND path = $2
 ORDER BY created_at DESC
+
+-- name: remember_lock
+-- Keep a resolved lock under the hash of the requirements it was resolved from (the newest
+-- resolution wins). $1 workspace, $2 requirements hash, $3 lock.
+INSERT INTO dependency_locks (workspace, requirements_hash, lock) VALUES ($1, $2, $3)
+ON CONFLICT (workspace, requirements_hash)
+DO UPDATE SET lock = EXCLUDED.lock, resolved_at = now()
+
+-- name: cached_lock
+-- The lock last resolved from these requirements (no row: never resolved).
+-- $1 workspace, $2 requirements hash.
+SELECT lock FROM dependency_locks WHERE workspace = $1 AND requirements_hash = $2

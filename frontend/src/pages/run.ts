@@ -9,12 +9,19 @@ export const runPage: Page = async (main, match, nav) => {
   const id = match[1];
   document.title = `Run ${id.slice(0, 8)} · Tidemill`;
   const job = await get<Job>(ws(`jobs_u/get/${id}`));
+  // a flow run is shown on its flow's page (its graph, coloured); a loop iteration or a
+  // branch (a flow job with a parent) has no page of its own
+  const flow = job.job_kind === "flow";
+  const flowPage = flow && !job.parent_job ? `/flows/${encodePath(job.script_path)}?run=${id}` : null;
   const facts = h("dl", { class: "facts" });
   const renderFacts = (j: Job) => {
     const rows: [string, Node | string][] = [
       ["Status", statusBadge(j.status)],
-      ["Script", h("a", { href: `/scripts/${encodePath(j.script_path)}`, class: "mono" }, j.script_path)],
+      flow
+        ? ["Flow", flowPage ? h("a", { href: flowPage, class: "mono" }, j.script_path) : h("span", { class: "mono" }, j.script_path)]
+        : ["Script", h("a", { href: `/scripts/${encodePath(j.script_path)}`, class: "mono" }, j.script_path)],
       ["Version", j.script_hash ? h("code", null, j.script_hash.slice(0, 12)) : "not saved (preview)"],
+      ...(j.parent_job ? [["Part of", h("a", { href: `/runs/${j.parent_job}`, class: "mono" }, j.parent_job.slice(0, 8))] as [string, Node]] : []),
       ["Created", `${time(j.created_at)} by ${j.created_by}`],
       ["Started", time(j.started_at) || "not yet"],
       ["Completed", time(j.completed_at) || "not yet"],
@@ -42,13 +49,14 @@ export const runPage: Page = async (main, match, nav) => {
       }
     },
     // a preview's code was never saved: there is no version to run again
-    hidden: !job.script_hash,
+    hidden: !job.script_hash || flow,
   }, "Re-run");
   main.append(
     h("div", { class: "page-head" },
       h("h1", { tabindex: -1 }, "Run ", h("span", { class: "mono" }, id.slice(0, 8))),
       h("div", { class: "actions" }, rerun,
-        h("a", { href: `/scripts/${encodePath(job.script_path)}?args=${id}`, class: "button" }, "Edit arguments"))),
+        flowPage ? h("a", { href: flowPage, class: "button" }, "Open on the flow's graph") : null,
+        flow ? null : h("a", { href: `/scripts/${encodePath(job.script_path)}?args=${id}`, class: "button" }, "Edit arguments"))),
     rerunError,
     h("div", { class: "script-grid" },
       h("div", { class: "col" }, view.element),

@@ -21,7 +21,8 @@ export const schedulesPage: Page = async (main) => {
     ["Path", text("path")],
     ["Cron", (r) => h("code", null, text("schedule")(r))],
     ["Timezone", text("timezone")],
-    ["Script", (r) => h("a", { href: `/scripts/${encodePath(String(r.script_path))}`, class: "mono" }, String(r.script_path))],
+    ["Script", (r) => h("a", { href: `/${r.is_flow ? "flows" : "scripts"}/${encodePath(String(r.script_path))}`, class: "mono" },
+      String(r.script_path), r.is_flow ? " (flow)" : "")],
     ["Next", (r) => (Array.isArray(r.next_fires) && r.next_fires.length ? time(String(r.next_fires[0])) : "")],
     ["Enabled", (r) => {
       const box = h("input", { type: "checkbox", "aria-label": `Enabled: ${r.path}` });
