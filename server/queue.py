@@ -544,17 +544,18 @@ async def logs(pool: db.Pool, job_id: models.JobId) -> str:
 
 
 class LastRun(msgspec.Struct, frozen=True, kw_only=True):
-    """A script's newest job, for the scripts list's "last run" column."""
+    """A script's or a flow's newest job, for the lists' "last run" column."""
 
     script_path: str
+    is_flow: bool  # the path is a flow's (a script and a flow may share a path)
     id: models.JobId
     status: models.JobStatus
     created_at: datetime
 
 
 async def last_runs(pool: db.Pool, *, workspace: str) -> list[LastRun]:
-    """Each script's newest job (scripts never run are left out), by path."""
-    rows = await pool.fetch(db.query("last_run_per_script"), workspace)
+    """Each script's and each flow's newest job (those never run are left out), by path."""
+    rows = await pool.fetch(db.query("last_run_per_path"), workspace)
     return [msgspec.convert(dict(row.items()), LastRun) for row in rows]
 
 

@@ -333,6 +333,59 @@ async def test_each_script_has_its_newest_run(
     assert [r["script_path"] for r in seen.json()] == ["f/ui/a", "f/ui/b"]
 
 
+async def test_each_flow_has_its_newest_run_apart_from_a_script_at_its_path(
+    client: httpx.AsyncClient,
+) -> None:
+    hello = "def main():\n    return 1\n"
+    identity = [{"id": "a", "value": {"type": "identity"}}]
+    for path in ("f/ui/a", "f/ui/b"):
+        await client.post(
+            "/api/w/main/scripts/create",
+            json={"path": path, "content": hello, "language": "python3"},
+        )
+    for path in ("f/ui/a", "f/ui/flow", "f/ui/idle"):  # f/ui/a: a script and a flow
+        made = await client.post(
+            "/api/w/main/flows/create", json=test_flows_api.flow(path, identity)
+        )
+        assert made.status_code == 201, made.text
+    script_a = (await client.post("/api/w/main/jobs/run/p/f/ui/a", json={})).text
+    script_b = (await client.post("/api/w/main/jobs/run/p/f/ui/b", json={})).text
+    flow_a = (await client.post("/api/w/main/jobs/run/f/f/ui/a", json={"n": 1})).text
+    flow = (await client.post("/api/w/main/jobs/run/f/f/ui/flow", json={"n": 2})).text
+
+    async def seen(token: str = ADMIN_TOKEN) -> list[tuple[str, bool, str]]:
+        response = await client.get(
+            "/api/w/main/jobs/last_runs", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 200, response.text
+        rows = response.json()
+        assert all(set(r) == {"script_path", "is_flow", "id", "status", "created_at"} for r in rows)
+        return [(r["script_path"], r["is_flow"], r["id"]) for r in rows]
+
+    # the script f/ui/a's last run is its own, not the newer run of the flow at its path
+    assert await seen() == [
+        ("f/ui/a", False, script_a),
+        ("f/ui/a", True, flow_a),
+        ("f/ui/b", False, script_b),
+        ("f/ui/flow", True, flow),
+    ]
+
+    # a scoped token sees what it may run: `run:flow/` a flow, `run:script/` a script,
+    # `run:<path>` either (as it reads one job's record)
+    async def scoped(*scopes: str) -> str:
+        made = await client.post("/api/users/tokens/create", json={"scopes": list(scopes)})
+        return made.text
+
+    assert await seen(await scoped("run:flow/f/ui/flow")) == [("f/ui/flow", True, flow)]
+    assert await seen(await scoped("run:flow/f/ui/a")) == [("f/ui/a", True, flow_a)]
+    assert await seen(await scoped("run:script/f/ui/a")) == [("f/ui/a", False, script_a)]
+    assert await seen(await scoped("run:f/ui/a")) == [
+        ("f/ui/a", False, script_a),
+        ("f/ui/a", True, flow_a),
+    ]
+    assert await seen(await scoped("run:script/f/ui/flow")) == []
+
+
 async def test_flow_validate_names_every_problem_and_saves_nothing(
     client: httpx.AsyncClient,
 ) -> None:

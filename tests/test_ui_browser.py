@@ -348,6 +348,9 @@ async def test_tokens_are_created_once_listed_and_revoked(page: Page, base_url: 
     await page.get_by_role("link", name="Tokens").click()
     form = page.get_by_role("form", name="New token")
     await form.get_by_label("Label").fill("ci hook")
+    await expect(form.get_by_label("Scopes")).to_have_accessible_description(
+        re.compile(r"run:script/<path> runs that one script, run:flow/<path> that one flow")
+    )
     await form.get_by_label("Scopes").fill("run:f/demo/slow")
     await form.get_by_label("Expires").select_option(label="30 days")
     await form.get_by_role("button", name="Create token").click()

@@ -151,6 +151,15 @@ async def test_a_flow_page_draws_the_flow_and_colours_a_run(
     form = page.get_by_role("form", name="Inputs")
     await expect(form.get_by_label("n", exact=True)).to_have_value("3")
     await form.get_by_label("name", exact=True).fill("ada")
+    # the webhook: both URLs, the scope for its token, a curl line with the form's values
+    jobs = re.escape(f"{base_url}/api/w/main/jobs")
+    await expect(page.get_by_role("region", name="Webhook")).to_contain_text(
+        re.compile(
+            rf"{jobs}/run_wait_result/f/f/demo/tour.*{jobs}/run/f/f/demo/tour"
+            r'.*run:flow/f/demo/tour.*-d \'\{"name":"ada","n":3\}\'',
+            re.DOTALL,
+        )
+    )
     await form.get_by_role("button", name="Run").click()
 
     run = page.get_by_role("region", name="Flow run")
@@ -181,6 +190,10 @@ async def test_a_flow_page_draws_the_flow_and_colours_a_run(
     await page.screenshot(
         path=str(SCREENSHOT if update else tmp_path / "flow-page.png"), full_page=True
     )
+
+    # the flows list shows each flow's last run
+    await page.goto("/flows")
+    await expect(page.get_by_role("row").filter(has_text="f/demo/tour")).to_contain_text("success")
 
     # on a phone the page does not scroll sideways: a graph wider than the screen scrolls
     # inside its card, from its left edge

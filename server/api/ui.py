@@ -253,10 +253,12 @@ async def validate_flow(request: common.AnyRequest, workspace: FromPath[str]) ->
 
 @get("/api/w/{workspace:str}/jobs/last_runs")
 async def last_runs(request: common.AnyRequest, workspace: FromPath[str]) -> list[queue.LastRun]:
-    """Each script's newest job (`script_path`, `id`, `status`, `created_at`), by path.
+    """Each script's and each flow's newest job, by path.
 
-    The scripts list's "last run" column, in one request however old a script's last run
-    is. Only the scripts the caller may read (and, for a scoped token, run) are listed.
+    Each row is `{script_path, is_flow, id, status, created_at}`: the "last run" column of
+    the scripts list (`is_flow` false) and of the flows list (`is_flow` true), in one
+    request however old a last run is. A flow's runs are its jobs of kind `flow`. Only the
+    paths the caller may read (and, for a scoped token, run) are listed.
 
     Args:
         request: The request.
@@ -269,9 +271,9 @@ async def last_runs(request: common.AnyRequest, workspace: FromPath[str]) -> lis
 
 
 def _may_run(who: models.Principal, run: queue.LastRun) -> bool:
-    """A scoped token sees the runs of the scripts its scopes let it run (as `jobs/list`)."""
+    """A scoped token sees the runs it could read one by one (`run:flow/<path>` a flow's)."""
     try:
-        auth.require_scope(who, f"run:{run.script_path}")
+        auth.require_run(who, run.script_path, flow=run.is_flow)
     except errors.Forbidden:
         return False
     return True

@@ -373,23 +373,29 @@ SELECT (SELECT count(*) FROM queue
         WHERE $3::integer IS NOT NULL AND workspace = $1 AND script_path = $2
           AND started_at > now() - make_interval(secs => $3) AND kind <> 'dependencies')
 
--- name: last_run_per_script
--- Each script path's newest job (waiting, running or ended), by one index probe per path.
--- $1 workspace.
-SELECT s.path AS script_path, j.id, j.status, j.created_at
-FROM scripts s
+-- name: last_run_per_path
+-- Each script's and each flow's newest job (waiting, running or ended), by one index probe
+-- per path; a flow's runs are its jobs of kind `flow`, a script's the others (a script and
+-- a flow may share a path). $1 workspace.
+SELECT p.path AS script_path, p.is_flow, j.id, j.status, j.created_at
+FROM (
+    SELECT path, false AS is_flow FROM scripts WHERE workspace = $1
+    UNION ALL
+    SELECT path, true AS is_flow FROM flows WHERE workspace = $1
+) p
 CROSS JOIN LATERAL (
     SELECT id, status, created_at FROM (
         (SELECT id, status, created_at FROM queue
-         WHERE workspace = $1 AND script_path = s.path ORDER BY created_at DESC LIMIT 1)
+         WHERE workspace = $1 AND script_path = p.path AND (kind = 'flow') = p.is_flow
+         ORDER BY created_at DESC LIMIT 1)
         UNION ALL
         (SELECT id, status, created_at FROM completed
-         WHERE workspace = $1 AND script_path = s.path ORDER BY created_at DESC LIMIT 1)
+         WHERE workspace = $1 AND script_path = p.path AND (kind = 'flow') = p.is_flow
+         ORDER BY created_at DESC LIMIT 1)
     ) newest
     ORDER BY created_at DESC LIMIT 1
 ) j
-WHERE s.workspace = $1
-ORDER BY s.path
+ORDER BY p.path, p.is_flow
 
 -- name: save_preview_code
 -- Keep the code (and lock) of a preview job, or of the job resolving its lock, in the

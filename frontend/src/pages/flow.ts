@@ -1,11 +1,13 @@
 // A flow's page: its graph, the form generated from its schema, Run, and the run live on
-// the graph (each step's logs and result a click away); `?run=<id>` shows a past run.
+// the graph (each step's logs and result a click away); `?run=<id>` shows a past run; its
+// webhook URLs.
 import { ApiError, type Flow, type Job, encodePath, get, post, ws } from "../api";
 import { append, duration, h, statusBadge, time } from "../dom";
 import { type Obj, flowGraph, isObj, stepKind } from "../flowgraph";
 import { type FlowRunView, flowRunView } from "../flowrun";
 import { buildForm } from "../form";
 import type { Page } from "../router";
+import { followForm, webhookCard } from "../webhook";
 
 function decodePath(raw: string): string {
   return raw.split("/").map(decodeURIComponent).join("/");
@@ -112,6 +114,9 @@ export const flowPage: Page = async (main, match) => {
     }
   });
 
+  const webhook = webhookCard({ path: flow.path, flow: true, scope: `run:flow/${flow.path}` }, () => form.values(false));
+  const unfollow = followForm(formEl, webhook.refresh);
+
   append(main,
     h("div", { class: "page-head" },
       h("div", null,
@@ -126,10 +131,13 @@ export const flowPage: Page = async (main, match) => {
         h("section", { class: "card graph-card", "aria-labelledby": "graph-title" },
           h("h2", { id: "graph-title" }, "Graph"),
           graph.element)),
-      h("div", { class: "col" }, formEl, runArea, staticDetails, runs.element)),
+      h("div", { class: "col" }, formEl, runArea, staticDetails, runs.element, webhook.element)),
     h("p", { class: "muted small" }, `Version ${flow.version_id} · saved by ${flow.edited_by} ${time(flow.edited_at)}`),
   );
   const shown = new URLSearchParams(location.search).get("run");
   if (shown) show(shown);
-  return () => current?.close();
+  return () => {
+    unfollow();
+    current?.close();
+  };
 };

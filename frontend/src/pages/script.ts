@@ -4,6 +4,7 @@ import { append, duration, h, statusBadge, time } from "../dom";
 import { buildForm } from "../form";
 import type { Page } from "../router";
 import { type RunView, runView } from "../runview";
+import { followForm, webhookCard } from "../webhook";
 
 function decodePath(raw: string): string {
   return raw.split("/").map(decodeURIComponent).join("/");
@@ -30,40 +31,6 @@ function recentRuns(path: string): { element: HTMLElement; reload(): Promise<voi
   };
   void load();
   return { element: section, reload: load };
-}
-
-function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", `'"'"'`)}'`;
-}
-
-/** The webhook URLs and a curl line that follows the form's values as they are typed. */
-function endpoints(script: Script, args: () => Record<string, unknown> | null): { element: HTMLElement; refresh(): void } {
-  const base = `${location.origin}${ws("jobs")}`;
-  const sync = `${base}/run_wait_result/p/${encodePath(script.path)}`;
-  const async_ = `${base}/run/p/${encodePath(script.path)}`;
-  const curl = h("pre", { class: "code curl", tabindex: 0, "aria-label": "curl command" });
-  let last: Record<string, unknown> = {};
-  const renderCurl = () => {
-    last = args() ?? last; // while a field holds a bad value, keep the last good line
-    curl.textContent = [
-      `curl -X POST ${sync} \\`,
-      `  -H "Authorization: Bearer $TIDEMILL_TOKEN" \\`,
-      `  -H "Content-Type: application/json" \\`,
-      `  -d ${shellQuote(JSON.stringify(last))}`,
-    ].join("\n");
-  };
-  renderCurl();
-  const copy = h("button", { type: "button", class: "small", onclick: () => void navigator.clipboard?.writeText(curl.textContent ?? "") }, "Copy curl");
-  const element = h("section", { class: "card", "aria-labelledby": "webhook" },
-    h("h2", { id: "webhook" }, "Webhook"),
-    h("dl", { class: "facts" },
-      h("dt", null, "Sync (answers the result)"), h("dd", null, h("code", { class: "url" }, sync)),
-      h("dt", null, "Async (answers the job id)"), h("dd", null, h("code", { class: "url" }, async_))),
-    h("p", { class: "muted" }, "With a token from ", h("a", { href: "/tokens" }, "Tokens"), ", scoped to ", h("code", null, `run:${script.path}`), " for a webhook:"),
-    h("p", { class: "help" }, "With the form's current values:"),
-    curl,
-    h("div", { class: "actions" }, copy));
-  return { element, refresh: renderCurl };
 }
 
 function schedules(path: string): HTMLElement {
@@ -139,16 +106,8 @@ export const scriptPage: Page = async (main, match) => {
     }
   }
 
-  const webhook = endpoints(script, () => form.values(false));
-  let pending = 0;
-  const follow = () => {
-    window.clearTimeout(pending);
-    pending = window.setTimeout(webhook.refresh, 150);
-  };
-  formEl.addEventListener("input", follow);
-  formEl.addEventListener("change", follow);
-  // rows added or removed change the values without an input event
-  formEl.addEventListener("click", follow);
+  const webhook = webhookCard({ path: script.path, flow: false, scope: `run:${script.path}` }, () => form.values(false));
+  const unfollow = followForm(formEl, webhook.refresh);
 
   append(main,
     h("div", { class: "page-head" },
@@ -166,7 +125,7 @@ export const scriptPage: Page = async (main, match) => {
     h("p", { class: "muted small" }, `Version ${script.hash.slice(0, 12)} · saved by ${script.created_by} ${time(script.created_at)}`),
   );
   return () => {
-    window.clearTimeout(pending);
+    unfollow();
     current?.close();
   };
 };

@@ -1,13 +1,7 @@
-import { type Job, type ScriptHead, encodePath, get, ws } from "../api";
-
-/** A script's newest job, from `jobs/last_runs`. */
-interface LastRun {
-  script_path: string;
-  id: string;
-  status: Job["status"];
-  created_at: string;
-}
-import { append, h, statusBadge, time } from "../dom";
+// Every script, with its summary, language and last run; search, and a folder filter.
+import { type ScriptHead, encodePath, get, ws } from "../api";
+import { append, h } from "../dom";
+import { lastRunCell, lastRuns } from "../lastrun";
 import type { Page } from "../router";
 
 function folderOf(path: string): string {
@@ -16,11 +10,10 @@ function folderOf(path: string): string {
 
 export const scriptsPage: Page = async (main) => {
   document.title = "Scripts · Tidemill";
-  const [scripts, runs] = await Promise.all([
+  const [scripts, lastRun] = await Promise.all([
     get<ScriptHead[]>(ws("scripts/list")),
-    get<LastRun[]>(ws("jobs/last_runs")),
+    lastRuns(false),
   ]);
-  const lastRun = new Map(runs.map((run) => [run.script_path, run]));
 
   const folders = [...new Set(scripts.map((s) => folderOf(s.path)))].sort();
   const params = new URLSearchParams(location.search);
@@ -43,7 +36,7 @@ export const scriptsPage: Page = async (main) => {
         h("td", null, h("a", { href: `/scripts/${encodePath(s.path)}`, class: "mono" }, s.path)),
         h("td", null, s.summary),
         h("td", null, h("span", { class: `lang lang-${s.language}` }, s.language)),
-        h("td", null, run ? [statusBadge(run.status), " ", h("a", { href: `/runs/${run.id}`, class: "muted" }, time(run.created_at))] : h("span", { class: "muted" }, "never")));
+        lastRunCell(run, (r) => `/runs/${r.id}`));
     }));
     count.textContent = `${shown.length} of ${scripts.length} scripts`;
     const url = new URL(location.href);

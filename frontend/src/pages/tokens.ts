@@ -68,7 +68,10 @@ export const tokensPage: Page = async (main, _match, nav) => {
     h("h2", { id: "new-token" }, "New token"),
     h("label", { for: "token-label" }, "Label"), label,
     h("label", { for: "token-scopes" }, "Scopes"), scopes,
-    h("div", { class: "help", id: "token-scopes-help" }, "Comma-separated; empty means every right you have. ", h("code", null, "run:<path>"), " lets a webhook run one script."),
+    h("div", { class: "help", id: "token-scopes-help" }, "Comma-separated; empty means every right you have. For a webhook: ",
+      h("code", null, "run:script/<path>"), " runs that one script, ",
+      h("code", null, "run:flow/<path>"), " that one flow, ",
+      h("code", null, "run:<path>"), " either at that path; each also reads those runs."),
     h("label", { for: "token-expiry" }, "Expires"), expiry,
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Create token")),
     out);
