@@ -6,9 +6,8 @@ Prints, in one run:
    environment), each with an empty uv cache, once the workers are up, against
    `uv run --script` of the same script (PEP 723 block) with an empty cache;
 2. warm runs of a script with a small dependency (`six`) against one with none,
-   interleaved (target: p50 within 5 ms), back to back and then paced (spares
-   are booted after each job: back to back on a busy machine, a job may wait
-   for its spare to finish booting);
+   interleaved (target: p50 within 5 ms), back to back and then paced (0.1 s
+   apart: the worker has finished with the previous job);
 3. 20 scripts with one lock: how many environments were built;
 4. previews of a script with new requirements: the first (its `dependencies` job
    resolves the lock, the environment is built), then again with the same
@@ -42,7 +41,7 @@ REQUESTS_723 = (
 SIX = "import six\n\ndef main():\n    return six.PY3\n"
 NONE = "def main():\n    return True\n"
 PINNED = "# pin: six==1.16.0\nimport six\n\ndef main(n: int = 0):\n    return six.__version__\n"
-# paced runs: time for the spare interpreters started after a job to boot before the next
+# paced runs: time for the worker to finish with a job before the next arrives
 PAUSE_S = 0.1
 
 
@@ -167,7 +166,7 @@ def main(runs: int) -> None:
 
 
 def warm_runs(stack: Stack, runs: int, *, pause_s: float) -> tuple[list[float], list[float]]:
-    """Interleaved sync runs of the two scripts; `pause_s` between runs lets spares boot."""
+    """Interleaved sync runs of the two scripts; `pause_s` between runs lets workers settle."""
     with_dep, without = [], []
     for _ in range(runs):
         time.sleep(pause_s)
@@ -187,7 +186,7 @@ def wait_for_workers(stack: Stack, count: int) -> None:
     while time.monotonic() < deadline:
         status, workers = stack.call("GET", "/api/workers/list")
         if status == 200 and len(workers) >= count:
-            time.sleep(1)  # their spare interpreters start just after they register
+            time.sleep(1)  # their fork servers start just after they register
             return
         time.sleep(0.2)
     raise RuntimeError("the workers did not start")

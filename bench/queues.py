@@ -39,7 +39,6 @@ from server import db, models, queue, scripts
 LATENCY = "import time\n\n\ndef main(t: float):\n    return time.time() - t\n"
 NOOP = "def main():\n    return 1\n"
 SPACING_S = 0.3
-WARMUP = 4  # sync runs before a drain: the workers' interpreters are up
 MODES = {"tidemill": False, "tidemill warm": True}
 
 
@@ -94,8 +93,11 @@ async def tidemill_latency(dsn: str, path: str, samples: int) -> list[float]:
         await pool.close()
 
 
-async def tidemill_fill(dsn: str, path: str, jobs: int) -> None:
-    """Queue `jobs` runs due a little later, when all are queued (or nearly: a loaded machine)."""
+async def tidemill_fill(dsn: str, path: str, jobs: int) -> datetime.datetime:
+    """Queue `jobs` runs due a little later, when all are queued (or nearly: a loaded machine).
+
+    Answers the time they are due: it tells them from the runs made before.
+    """
     pool = await db.create_pool(dsn, min_size=4, max_size=4)
     try:
         script = await _script(pool, path)
@@ -104,26 +106,24 @@ async def tidemill_fill(dsn: str, path: str, jobs: int) -> None:
             await asyncio.gather(
                 *(_enqueue(pool, script, {}, due) for _ in range(min(4, jobs - start)))
             )
+        return due
     finally:
         await pool.close()
 
 
-async def tidemill_drained(dsn: str, path: str, jobs: int, warmup: int) -> float:
-    """Wait until `jobs` runs of `path` (after `warmup` runs) completed; their jobs/s, first
-    start to last end. The warm-up runs are left out: they ran before the queue was filled."""
+async def tidemill_drained(dsn: str, path: str, jobs: int, due: datetime.datetime) -> float:
+    """Wait until the `jobs` runs of `path` due at `due` completed; their jobs/s, first start
+    to last end (the warm-up runs before them, and the wait for `due`, are not counted)."""
     pool = await db.create_pool(dsn, min_size=1, max_size=1)
     try:
-        while (
-            await pool.fetchval("SELECT count(*) FROM completed WHERE script_path = $1", path)
-            < jobs + warmup
-        ):
+        count = "SELECT count(*) FROM completed WHERE script_path = $1 AND scheduled_for = $2"
+        while await pool.fetchval(count, path, due) < jobs:
             await asyncio.sleep(0.5)
         span = await pool.fetchval(
-            "SELECT extract(epoch FROM max(completed_at) - min(started_at)) FROM"
-            " (SELECT started_at, completed_at FROM completed WHERE script_path = $1"
-            "  ORDER BY created_at DESC LIMIT $2) AS drained",
+            "SELECT extract(epoch FROM max(completed_at) - min(started_at)) FROM completed"
+            " WHERE script_path = $1 AND scheduled_for = $2",
             path,
-            jobs,
+            due,
         )
         return jobs / float(span)
     finally:
@@ -139,7 +139,7 @@ def tidemill(figures: Figures) -> None:
             stack.save(f"f/bench/latency{suffix}", LATENCY, dedicated_worker=warm)
             stack.save(f"f/bench/noop{suffix}", NOOP, dedicated_worker=warm)
             workers = stack.start_workers(1)
-            for _ in range(3):  # the warm module loads; spares start
+            for _ in range(3):  # the warm module loads; fork servers start
                 stack.run_sync(f"f/bench/latency{suffix}", {"t": time.time()})
             samples = asyncio.run(
                 tidemill_latency(dsn, f"f/bench/latency{suffix}", figures.samples)
@@ -148,16 +148,16 @@ def tidemill(figures: Figures) -> None:
             stack.stop_workers(workers)
 
             workers = stack.start_workers(2)
-            for _ in range(WARMUP):
+            for _ in range(4):
                 stack.run_sync(f"f/bench/noop{suffix}", {})
-            asyncio.run(tidemill_fill(dsn, f"f/bench/noop{suffix}", figures.jobs))
+            due = asyncio.run(tidemill_fill(dsn, f"f/bench/noop{suffix}", figures.jobs))
             time.sleep(1)
             if not figures.server_idle_mb:
                 figures.server_idle_mb = rss_mb(stack.proc.pid)
             idle = [rss_mb(w.pid) for w in workers]
             figures.worker_idle_mb[name] = max(idle)
             figures.throughput[name] = asyncio.run(
-                tidemill_drained(dsn, f"f/bench/noop{suffix}", figures.jobs, WARMUP)
+                tidemill_drained(dsn, f"f/bench/noop{suffix}", figures.jobs, due)
             )
             after = [rss_mb(w.pid) for w in workers]
             figures.worker_growth_mb[name] = max(a - b for a, b in zip(after, idle, strict=True))

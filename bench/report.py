@@ -272,17 +272,22 @@ METHOD = """## How each figure is measured
   `server.queue.enqueue`, what its API calls). Latency: the job carries the time it was
   enqueued and the job's code computes `now - then` first thing (for Tidemill, the
   script's `main` in its process), one job every 0.3 s on one idle worker. Throughput:
-  the jobs are queued first, then 2 workers drain them; jobs/s from the first start to the
-  last end of the queued jobs (the warm-up runs before the fill are left out; pgqueuer and
-  procrastinate: to the last start; their handlers are in-process coroutines that return
-  at once). pgqueuer and procrastinate run with their defaults.
+  the jobs are queued first (Tidemill's due a few seconds later, while its 2 workers,
+  started and warmed up with 4 runs, wait), then 2 workers drain them; jobs/s from the
+  first start to the last end of the queued jobs only (pgqueuer and procrastinate: to the
+  last start; their handlers are in-process coroutines that return at once). pgqueuer and
+  procrastinate run with their defaults.
 - **Where the time goes** (what the figures above cannot show): a job in process-per-job
   mode pays a `fork` of its environment's fork server (the interpreter was started before,
-  once) and the child's own work (read its spec, compile and run the script); every job,
-  warm or not, costs two statements (lease, which also mints the job's token, and complete,
-  which moves the row and wakes waiters), a working directory, and the supervision tasks.
-  pgqueuer and procrastinate run a coroutine in the worker's own process: no process, no
-  token, no directory.
+  once; the worker itself forks nothing) and the child's own work (read its spec, compile
+  and run the script). While jobs wait, a worker pays one statement and one commit per job:
+  the statement that moves the ended job to `completed` (and wakes sync waiters) also leases
+  the next one and mints its token. Besides that, a job costs a working directory, two
+  pipes and the supervision tasks; a warm job gets its spec in the socket message and no
+  script file. The commit's flush to disk (synchronous commit, so no job runs twice after
+  a crash of PostgreSQL) is most of the latency left on a quiet machine, and much more on a
+  busy one. pgqueuer and procrastinate run a coroutine in the worker's own process: no
+  process, no token, no directory.
 - **Memory** (`bench/queues.py`): VmRSS of each worker process (`tidemill worker`, which
   hands over to `python -m worker`; its fork servers, their jobs and warm processes are
   separate processes, not counted) once idle and after the drain, and of the server

@@ -102,9 +102,19 @@ async def connect_when_up(dsn: str, *, give_up_after_s: float = 300.0) -> Connec
             delay = min(delay * 2, 5.0)
 
 
+async def _keep_session(_conn: AnyConnection) -> None:
+    """A connection goes back to the pool as it is, without asyncpg's reset query.
+
+    That query (`UNLISTEN *`, `RESET ALL`, ...) is a round trip on every release: as
+    many as the statements of a job's lease and end. Nothing leaves session state on
+    a pooled connection (no `SET`, `LISTEN` or cursor; `migrate` releases its lock), and
+    asyncpg still rolls back a transaction left open.
+    """
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
     )
     assert pool is not None
     return pool

@@ -164,6 +164,8 @@ class LeasedJob(msgspec.Struct, frozen=True, kw_only=True):
     # whose rights the job's `$var:`/`$res:` arguments are read with
     created_by: str = ""
     schedule_path: str | None = None
+    # a flow's step: its end advances the flow, in one transaction (`queue.complete`)
+    parent_job: UUID | None = None
 
 
 FolderAccess = Literal["write", "read", "none"]

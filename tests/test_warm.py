@@ -205,3 +205,15 @@ async def test_a_failing_top_level_fails_the_job_and_is_run_again(
     for _ in range(2):
         response = await run(client, "f/warm/toplevel")
         assert response.status_code == 500 and "top level failed" in response.text
+
+
+async def test_arguments_too_large_for_one_message_reach_the_kept_process(
+    client: httpx.AsyncClient, worker: service.Worker
+) -> None:
+    content = "import os\n\ndef main(text: str):\n    return [len(text), os.getpid()]\n"
+    await save_dedicated(client, "f/warm/large", content)
+    small, pid = (await run(client, "f/warm/large", text="x")).json()
+    # past the socket message's size the spec travels as a file: same process, whole text
+    large = await run(client, "f/warm/large", text="y" * 200_000)
+    assert large.status_code == 200, large.text
+    assert small == 1 and large.json() == [200_000, pid]

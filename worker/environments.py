@@ -38,7 +38,7 @@ from server import requirements
 # installing is bounded like resolving: a hung index fails the job, not the worker
 BUILD_TIMEOUT_S = 600.0
 SIZE_FILE = ".size"
-# the standard-library modules the environment's packages import, for spares to preload
+# the standard-library modules the environment's packages import, for its fork server to preload
 PRELOAD_FILE = ".preload"
 LAST_USED_FILE = ".last-used"
 IN_USE_FILE = ".in-use"
@@ -178,14 +178,14 @@ print(",".join(sorted(m for m in new if m.split(".")[0] in sys.stdlib_module_nam
 async def write_preload(env: Path, *, timeout_s: float = 120.0) -> None:
     """Record (once) the stdlib modules importing the environment's packages loads.
 
-    A spare interpreter of the environment imports them while it waits, so a job
+    The environment's fork server (`worker.forkserver`) imports them once, so a job
     pays only for its packages' own code: `import six` alone pulls in `functools`,
     `collections`, `importlib.util`, ... (several ms). Found by importing every
     top-level module installed, in a throwaway process, after the environment's
     first job (off that job's path); nothing is recorded if that fails or hangs.
     """
     target = env / PRELOAD_FILE
-    with contextlib.suppress(OSError, TimeoutError):  # best effort: spares start without it
+    with contextlib.suppress(OSError, TimeoutError):  # best effort: servers start without it
         if not target.exists():
             await _probe_into(env, target, timeout_s)
 
@@ -218,7 +218,7 @@ async def _probe_into(env: Path, target: Path, timeout_s: float) -> None:
 
 
 def preload_of(python: Path) -> str:
-    """What a spare of this interpreter's environment preloads ("" for none)."""
+    """What the fork server of this interpreter's environment preloads ("" for none)."""
     try:
         return (python.parent.parent / PRELOAD_FILE).read_text().strip()
     except OSError:

@@ -252,8 +252,11 @@ async def _read_result(fd: int, limit: int = 0) -> bytes:
         transport.close()
 
 
-async def _pump(stream: asyncio.StreamReader, logs: LogBuffer, *tails: Tail) -> None:
+async def _pump(
+    stream: asyncio.StreamReader, logs: LogBuffer, output_seen: Callable[[], None], *tails: Tail
+) -> None:
     while chunk := await stream.read(READ_CHUNK):
+        output_seen()
         logs.write(chunk)
         for tail in tails:
             tail.write(chunk)
@@ -345,13 +348,20 @@ async def supervise(
     stream = process.output
     assert stream is not None
     output, stdout = Tail(OUTPUT_TAIL_BYTES), Tail(STDOUT_TAIL_BYTES)
-    pumps = [asyncio.ensure_future(_pump(stream, logs, output, stdout))]
+    # logs are stored every FLUSH_EVERY_S from the first output on: a silent job, as most
+    # short ones are, costs no flushing task
+    flusher: list[asyncio.Future[None]] = []
+
+    def output_seen() -> None:
+        if not flusher:
+            flusher.append(asyncio.ensure_future(_flush_periodically(logs, flush)))
+
+    pumps = [asyncio.ensure_future(_pump(stream, logs, output_seen, output, stdout))]
     if process.errors is not None:
-        pumps.append(asyncio.ensure_future(_pump(process.errors, logs, output)))
-    flusher = asyncio.ensure_future(_flush_periodically(logs, flush))
+        pumps.append(asyncio.ensure_future(_pump(process.errors, logs, output_seen, output)))
     result = asyncio.ensure_future(_read_result(process.result_fd, max_result_bytes))
     cancel_wait = asyncio.ensure_future(canceled.wait())
-    tasks = [*pumps, flusher, result, cancel_wait]
+    tasks: list[asyncio.Future[Any]] = [*pumps, result, cancel_wait]
     try:
         done, _ = await asyncio.wait(
             {result, cancel_wait}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
@@ -359,7 +369,8 @@ async def supervise(
         if result not in done or result.exception() is not None:
             kill_group(proc)
         # output still in the pipes belongs to the job; a lingering child must not hold us
-        await asyncio.wait(pumps, timeout=DRAIN_GRACE_S)
+        if not all(pump.done() for pump in pumps):
+            await asyncio.wait(pumps, timeout=DRAIN_GRACE_S)
         if result in done:
             try:
                 ended = Ended(
@@ -385,6 +396,7 @@ async def supervise(
             ),
         )
     finally:
+        tasks += flusher
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -47,12 +47,16 @@ class JobSpec(msgspec.Struct, frozen=True, kw_only=True):
     cwd: str
 
 
-def job_spec(job: runner.Job) -> bytes:
-    """Write the job's script into its directory; the spec line the shim reads."""
+def job_spec(job: runner.Job, *, write_script: bool = True) -> bytes:
+    """Write the job's script into its directory; the spec line the shim reads.
+
+    A warm process that has loaded the script's module needs no file (`write_script`).
+    """
     # not `<name>.py`: the job's directory is on the import path, and a script named
     # like a package it imports (`f/x/six` doing `import six`) would import itself
     script = job.workdir / SCRIPT_FILE
-    script.write_text(job.content)
+    if write_script:
+        script.write_text(job.content)
     spec = JobSpec(
         file=str(script),
         display_name=f"{job.script_path}.py",

@@ -1,8 +1,10 @@
 """A worker: lease a job, run it, record it, repeat.
 
-Each worker process runs one job at a time. It sleeps on LISTEN
-`tidemill_queued` (polling every `poll_s` in case a notification is lost),
-heartbeats while it runs so others can tell it is alive, and on every
+Each worker process runs one job at a time. While jobs wait, the statement
+that records a job's end also leases the next: one round trip and one commit
+per job. Idle, it sleeps on LISTEN `tidemill_queued`, polling every `poll_s`
+in case a notification is lost and waking when a job queued for later falls
+due. It heartbeats while it runs so others can tell it is alive, and on every
 heartbeat also gives back the jobs of workers that went silent.
 """
 
@@ -57,6 +59,10 @@ UNMASKABLE: tuple[type[Exception], ...] = (*TRANSIENT, errors.TidemillError)
 LOCK_WAIT_S = 3 * requirements.LOCK_TIMEOUT_S
 
 
+# a job this worker has leased, with the token minted for it
+Leased = tuple[models.LeasedJob, str]
+
+
 class Canceled(Exception):
     """The job was canceled before it started."""
 
@@ -82,6 +88,8 @@ class Worker:
         self._listener: db.Connection | None = None
         self._current: models.JobId | None = None
         self._canceled = asyncio.Event()
+        # set when the worker is to stop: the job in hand ends without leasing the next
+        self._stop = asyncio.Event()
         self._locked = asyncio.Event()
         self.lock_wait_s = LOCK_WAIT_S
         self._uv = dependencies.UvSettings(config, pool)
@@ -165,6 +173,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve jobs until `stop` is set; the job in hand is finished first."""
+        self._stop = stop
         while True:
             try:
                 await queue.register_worker(
@@ -189,13 +198,13 @@ class Worker:
                 # runs must wake the next round, not be left to the poll
                 self._wake.clear()
                 try:
-                    served = await self._serve_one()
+                    idle_s = None if await self._serve_one() else await self._wait_s()
                 except TRANSIENT as exc:
                     log.warning("worker %s: database unavailable (%s)", self.name, exc)
                     await _sleep_or(stop, min(self.config.poll_s, 1.0))
                     continue
-                if not served:
-                    await self._idle(stop)
+                if idle_s is not None:
+                    await self._idle(stop, idle_s)
         finally:
             beat.cancel()
             await asyncio.gather(beat, return_exceptions=True)
@@ -212,13 +221,21 @@ class Worker:
             except TRANSIENT:
                 log.warning("worker %s: could not unregister", self.name)
 
-    async def _idle(self, stop: asyncio.Event) -> None:
+    async def _wait_s(self) -> float:
+        """How long to sleep when idle: the poll interval, or less if a job falls due sooner."""
+        due_in = await queue.next_due_in(self.pool, tags=self.tags)
+        if due_in is None:
+            return self.config.poll_s
+        return min(self.config.poll_s, max(due_in, 0.001))
+
+    async def _idle(self, stop: asyncio.Event, timeout_s: float) -> None:
         waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-        await asyncio.wait(waits, timeout=self.config.poll_s, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
         for task in waits:
             task.cancel()
 
     async def _serve_one(self) -> bool:
+        """Lease a job and run it, then each job leased with the end of the one before."""
         token = auth.new_token()
         job = await queue.lease(
             self.pool,
@@ -229,13 +246,16 @@ class Worker:
         )
         if job is None:
             return False
-        self._current = job.id
-        self._canceled.clear()
-        try:
-            await self._run(job, token)
-        finally:
-            self._current = None
-            self._python.warm()
+        leased: Leased | None = (job, token)
+        while leased is not None:
+            job, token = leased
+            self._current = job.id
+            self._canceled.clear()
+            try:
+                leased = await self._run(job, token)
+            finally:
+                self._current = None
+                self._python.warm()
         return True
 
     async def _heartbeat_forever(self) -> None:
@@ -268,13 +288,17 @@ class Worker:
         env |= {f"TIDEMILL_{k}": v for k, v in values.items()}
         return env
 
-    async def _run(self, job: models.LeasedJob, token: str) -> None:
+    async def _run(self, job: models.LeasedJob, token: str) -> Leased | None:
+        """Run the job; the job leased with its end, if one was due (see `_record`)."""
         workdir = self.config.jobs_dir / str(job.id)
         sandbox.job_dir(workdir, self.user)
         try:
-            await self._run_in(workdir, job, token)
+            return await self._run_in(workdir, job, token)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            try:
+                workdir.rmdir()  # a job that left no files (a warm one, often): one call
+            except OSError:
+                shutil.rmtree(workdir, ignore_errors=True)
 
     async def _resolve_args(self, job: models.LeasedJob) -> references.Resolved:
         """The job's arguments with `$var:`/`$res:` read as the user who started it."""
@@ -315,17 +339,15 @@ class Worker:
             log.warning("job %s: cannot learn the secrets it read (%s)", job.id, exc)
             masker.withhold(f"its secrets cannot be masked: {exc}")
 
-    async def _run_in(self, workdir: Path, job: models.LeasedJob, token: str) -> None:
+    async def _run_in(self, workdir: Path, job: models.LeasedJob, token: str) -> Leased | None:
         """Start the job with its language's runner, supervise it, record how it ended."""
         if job.kind == "dependencies":
-            await self._record(job, await self._resolve_job(job), "")
-            return
+            return await self._record(job, await self._resolve_job(job), "")
         try:
             resolved = await self._resolve_args(job)
         except errors.TidemillError as exc:
             error = models.JobError(name="InvalidArgument", message=str(exc))
-            await self._record(job, execution.Outcome(status="failure", error=error), "")
-            return
+            return await self._record(job, execution.Outcome(status="failure", error=error), "")
         masker = masking.Masker(resolved.secrets)
         try:
             lock = await self._lock_of(job)
@@ -346,12 +368,10 @@ class Worker:
             )
         except Canceled:
             error = models.JobError(name="Canceled", message="the job was canceled")
-            await self._record(job, execution.Outcome(status="canceled", error=error), "")
-            return
+            return await self._record(job, execution.Outcome(status="canceled", error=error), "")
         except (runner.CannotStart, OSError) as exc:
             error = models.JobError(name="CannotStart", message=str(exc))
-            await self._record(job, execution.Outcome(status="failure", error=error), "")
-            return
+            return await self._record(job, execution.Outcome(status="failure", error=error), "")
         logs = execution.LogBuffer(self.config.max_log_bytes)
         try:
             outcome = await execution.supervise(
@@ -368,7 +388,7 @@ class Worker:
             if last_log or outcome.error is not None:  # a silent success shows nothing
                 await self._learn_secrets(job, masker)
             last_log = masker.feed(last_log, final=True)
-            await self._record(job, _masked(outcome, masker), last_log)
+            return await self._record(job, _masked(outcome, masker), last_log)
         finally:
             if dedicated:
                 await self._warm.release(process)
@@ -499,10 +519,12 @@ class Worker:
 
     async def _record(
         self, job: models.LeasedJob, outcome: execution.Outcome, last_log: str
-    ) -> None:
+    ) -> Leased | None:
         """Store the outcome, retrying while the database is away: a result is never dropped.
 
         A failure with retries left in the job's policy queues the job again instead.
+        Otherwise the next job is leased in the statement that ends this one (unless the
+        worker is stopping, or the job is a flow's step): it is returned with its token.
         """
         retry_in = None
         if outcome.status == "failure" and job.retry is not None:
@@ -510,26 +532,7 @@ class Worker:
         delay = 0.1
         while True:
             try:
-                if retry_in is not None:
-                    note = f"\n[attempt {job.retries + 1} failed; retrying in {retry_in:g} s]\n"
-                    kept = await queue.retry_later(
-                        self.pool,
-                        job_id=job.id,
-                        worker=self.name,
-                        delay_s=retry_in,
-                        error=outcome.error,
-                        last_log=last_log + note,
-                    )
-                else:
-                    kept = await queue.complete(
-                        self.pool,
-                        job_id=job.id,
-                        worker=self.name,
-                        status=outcome.status,
-                        result=outcome.result,
-                        error=outcome.error,
-                        last_log=last_log,
-                    )
+                kept, leased = await self._end(job, outcome, last_log, retry_in)
             except TRANSIENT as exc:
                 log.warning("job %s: cannot record its end yet (%s)", job.id, exc)
                 await asyncio.sleep(delay)
@@ -551,7 +554,54 @@ class Worker:
                 continue
             if not kept:
                 log.warning("job %s was given up as lost before it ended here", job.id)
-            return
+            return leased
+
+    async def _end(
+        self,
+        job: models.LeasedJob,
+        outcome: execution.Outcome,
+        last_log: str,
+        retry_in: float | None,
+    ) -> tuple[bool, Leased | None]:
+        """One try at recording the end; whether the job was still ours, and the next job."""
+        if retry_in is not None:
+            note = f"\n[attempt {job.retries + 1} failed; retrying in {retry_in:g} s]\n"
+            kept = await queue.retry_later(
+                self.pool,
+                job_id=job.id,
+                worker=self.name,
+                delay_s=retry_in,
+                error=outcome.error,
+                last_log=last_log + note,
+            )
+            return kept, None
+        if job.parent_job is not None:  # a flow's step: its flow advances as it ends
+            kept = await queue.complete(
+                self.pool,
+                job_id=job.id,
+                worker=self.name,
+                status=outcome.status,
+                result=outcome.result,
+                error=outcome.error,
+                last_log=last_log,
+            )
+            return kept, None
+        token = auth.new_token()
+        kept, next_job = await queue.end_and_lease(
+            self.pool,
+            ending=queue.Ending(
+                job_id=job.id,
+                status=outcome.status,
+                result=outcome.result,
+                error=outcome.error,
+                last_log=last_log,
+            ),
+            worker=self.name,
+            tags=[] if self._stop.is_set() else self.tags,
+            job_token=token,
+            default_timeout_s=self.config.default_timeout_s,
+        )
+        return kept, None if next_job is None else (next_job, token)
 
 
 def state_path(job: models.LeasedJob) -> str:

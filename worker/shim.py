@@ -42,6 +42,8 @@ Converter = Callable[[Any, str], Any]
 # annotations that JSON values already satisfy: no conversion, nothing resolved
 _PLAIN_TYPES = (str, int, float, bool, list, dict, object, Any)
 _PLAIN_NAMES = frozenset({"str", "int", "float", "bool", "list", "dict", "object", "Any"})
+# warm mode: the largest spec sent in the message itself (a larger one is sent as a file)
+WARM_MESSAGE_BYTES = 64 * 1024
 
 
 def _to_json(value: object) -> object:
@@ -571,9 +573,10 @@ def _forked(spec: str, fds: list[int], inherited: list[int], environ: dict[str, 
 def _serve_warm(control_fd: int) -> typing.NoReturn:
     """Serve jobs sent on the control socket until the worker closes it.
 
-    Each message carries the path of the job's spec (same fields as on stdin)
-    and two descriptors: the job's log pipe, which becomes stdout and stderr
-    for the job's duration, and its result pipe, closed once the reply is in.
+    Each message carries the job's spec (same fields as on stdin), or the path
+    of a file holding it when it is too large for a message, and two
+    descriptors: the job's log pipe, which becomes stdout and stderr for the
+    job's duration, and its result pipe, closed once the reply is in.
     The script's module is loaded in the first job (its top-level output and
     errors are that job's) and kept: later jobs only call `main`. A top level
     that failed is run again by the next job.
@@ -586,7 +589,7 @@ def _serve_warm(control_fd: int) -> typing.NoReturn:
     namespace: dict[str, Any] | None = None
     while True:
         try:
-            message, fds, _flags, _address = socket.recv_fds(control, 4096, 2)
+            message, fds, _flags, _address = socket.recv_fds(control, WARM_MESSAGE_BYTES, 2)
         except OSError:
             message, fds = b"", []
         if not message or len(fds) != 2:
@@ -596,8 +599,11 @@ def _serve_warm(control_fd: int) -> typing.NoReturn:
         os.dup2(log_fd, 2)
         os.close(log_fd)
         try:
-            with open(message.decode(), encoding="utf-8") as spec:
-                job = json.load(spec)
+            if message.startswith(b"{"):
+                job = json.loads(message)
+            else:
+                with open(message.decode(), encoding="utf-8") as spec:
+                    job = json.load(spec)
             _enter(job, environ)
             if namespace is None:
                 namespace = _load(job["file"], job["display_name"])

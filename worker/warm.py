@@ -12,6 +12,9 @@ shim makes it stdout and stderr for the job's duration, so logs never mix),
 its own result pipe, its timeout and its cancel. The socket is a Unix
 `SOCK_SEQPACKET` pair; the two pipes travel with each message as passed
 descriptors, so the supervision in `execution` is the same as for any job.
+The message is the job's spec itself (a file's path only when the arguments
+are too large for one message), and the script's file is written only until
+the process has loaded its module: a job costs no file but its directory.
 
 A process that did not hand back a reply (it crashed, exited, was killed on
 timeout or cancel) is discarded after its job is recorded: only that job
@@ -55,21 +58,28 @@ class WarmProcess:
         self.proc = proc
         self.control = control
         self.replied = False
+        # the module is loaded once a job succeeded: later jobs need no script file
+        self.loaded = False
         self._log: asyncio.BaseTransport | None = None
 
     def usable(self) -> bool:
         return self.proc.returncode is None and self.control.fileno() >= 0
 
-    async def send(self, spec: Path) -> execution.Process:
-        """Hand it a job: the spec's path with the job's log and result pipes.
+    async def send(self, job: runner.Job) -> execution.Process:
+        """Hand it a job: its spec (or the spec file's path) with its log and result pipes.
 
         Raises:
             OSError: The process is gone (its socket is closed).
         """
+        spec = python_runner.job_spec(job, write_script=not self.loaded)
+        if len(spec) > shim.WARM_MESSAGE_BYTES:
+            spec_file = job.workdir / SPEC_FILE
+            spec_file.write_bytes(spec)
+            spec = str(spec_file).encode()
         log_read, log_write = os.pipe()
         result_read, result_write = os.pipe()
         try:
-            socket.send_fds(self.control, [str(spec).encode()], [log_write, result_write])
+            socket.send_fds(self.control, [spec], [log_write, result_write])
         except OSError:
             os.close(log_read)
             os.close(result_read)
@@ -90,7 +100,9 @@ class WarmProcess:
     async def _conclude(self, ended: execution.Ended) -> execution.Outcome:
         # a reply means the shim is back in its loop; none means the process died
         self.replied = bool(ended.reply)
-        return await execution.outcome_of_reply(ended.reply, ended)
+        outcome = await execution.outcome_of_reply(ended.reply, ended)
+        self.loaded = self.loaded or outcome.status == "success"
+        return outcome
 
     def end_job(self) -> None:
         """Release the job's log pipe (a child the script left may still hold it open)."""
@@ -173,13 +185,11 @@ class WarmRunner:
         if kept is not None and (kept.script_hash != job.script_hash or not kept.usable()):
             await kept.stop()
             kept = None
-        spec = job.workdir / SPEC_FILE
-        spec.write_bytes(python_runner.job_spec(job))
         for _ in range(2):
             if kept is None:
                 kept = await self._spawn(job)
             try:
-                process = await kept.send(spec)
+                process = await kept.send(job)
             except OSError:
                 await kept.stop()
                 kept = None

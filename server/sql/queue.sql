@@ -17,25 +17,57 @@ WITH job AS (
 SELECT pg_notify('tidemill_queued', tag) FROM job
 
 -- name: lease_job
--- Claim the most urgent due job of these tags, with its script, and mint its job token.
+-- End the job in hand, if any, and claim the most urgent due job of these tags, with its
+-- script, minting its job token: a busy worker's one statement (and one commit) per job.
 -- Without $5 it takes only jobs with no concurrency limit; with $5, that job (one the
--- caller has checked against its limit and holds locked). $1 worker, $2 tags,
--- $3 job token hash, $4 default timeout (s), $5 job id or NULL.
-WITH next AS (
-    -- the first due job nobody holds: SKIP LOCKED lets workers pass each other
-    SELECT id FROM queue
-    WHERE status = 'queued' AND tag = ANY($2::text[]) AND scheduled_for <= now()
-      AND CASE WHEN $5::uuid IS NULL THEN concurrent_limit IS NULL ELSE id = $5 END
-    ORDER BY priority DESC, scheduled_for
+-- caller has checked against its limit and holds locked). The job in hand moves to
+-- `completed` as complete_job moves it, unless it is a flow's step (those end with
+-- complete_job, in the transaction that advances their flow). Always one row: `ended`
+-- (whether the job in hand was still this worker's) and the leased job, NULLs if none.
+-- $1 worker, $2 tags, $3 job token hash, $4 default timeout (s), $5 job id or NULL,
+-- $6 id of the job in hand or NULL, $7 its status, $8 its result, $9 its error,
+-- $10 its last log chunk.
+WITH done AS (
+    DELETE FROM queue WHERE id = $6 AND worker = $1 AND parent_job IS NULL RETURNING *
+), moved AS (
+    INSERT INTO completed (id, workspace, kind, script_path, script_hash, language, args, status,
+                           tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
+                           created_by, parent_job, schedule_path, created_at, started_at,
+                           worker, result, error, canceled_by, cancel_reason, retry, retries,
+                           flow_step_id)
+    SELECT id, workspace, kind, script_path, script_hash, language, args, $7,
+           tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
+           created_by, parent_job, schedule_path, created_at, started_at,
+           worker, $8, $9, canceled_by, cancel_reason, retry, retries, flow_step_id
+    FROM done
+    RETURNING id
+), logs AS (
+    INSERT INTO job_logs (job_id, content) SELECT id, $10 FROM moved WHERE $10 <> ''
+), revoked AS (
+    DELETE FROM tokens t USING done WHERE t.job_id = done.id
+), next AS (
+    -- the first due job nobody holds: SKIP LOCKED lets workers pass each other. Per tag,
+    -- so that each probe reads queue_lease in order and stops at its first row, however
+    -- many jobs wait (`tag = ANY(...)` would sort them all on every lease)
+    SELECT first.id FROM unnest($2::text[]) AS tags(tag)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, scheduled_for FROM queue
+        WHERE status = 'queued' AND queue.tag = tags.tag AND scheduled_for <= now()
+          AND CASE WHEN $5::uuid IS NULL THEN concurrent_limit IS NULL ELSE id = $5 END
+        ORDER BY priority DESC, scheduled_for
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    ) first
+    ORDER BY first.priority DESC, first.scheduled_for
     LIMIT 1
-    FOR UPDATE SKIP LOCKED
 ), leased AS (
     UPDATE queue q
     SET status = 'running', worker = $1, started_at = now(), heartbeat_at = now(),
         attempts = q.attempts + 1
     FROM next WHERE q.id = next.id
     RETURNING q.id, q.workspace, q.kind, q.script_path, q.script_hash, q.language, q.args,
-              q.timeout_s, q.attempts, q.created_by, q.retry, q.retries, q.schedule_path
+              q.timeout_s, q.attempts, q.created_by, q.retry, q.retries, q.schedule_path,
+              q.parent_job
 ), token AS (
     INSERT INTO tokens (token_hash, username, label, workspace, job_id, expires_at)
     SELECT $3, created_by, 'job ' || id, workspace, id,
@@ -45,22 +77,34 @@ WITH next AS (
     UPDATE workers SET last_ping = now(), current_job_id = (SELECT id FROM leased)
     WHERE name = $1
 )
-SELECT l.id, l.workspace, l.kind, l.script_path, l.script_hash, l.language, l.args,
+SELECT (SELECT count(*) FROM moved WHERE pg_notify('tidemill_done', id::text) IS NOT NULL) > 0
+           AS ended,
+       l.id, l.workspace, l.kind, l.script_path, l.script_hash, l.language, l.args,
        l.timeout_s, l.attempts, l.retry, l.retries, code.content, code.lock, code.lock_status,
-       code.lock_error, l.created_by, l.schedule_path, code.dedicated_worker
-FROM leased l
-JOIN LATERAL (
-    SELECT v.content, v.lock, v.lock_status, v.lock_error,
-           coalesce((v.settings ->> 'dedicated_worker')::boolean, false) AS dedicated_worker
-    FROM script_versions v
-    WHERE l.kind <> 'preview'
-      AND v.workspace = l.workspace AND v.path = l.script_path AND v.hash = l.script_hash
-    UNION ALL
-    -- a preview runs its own code, saved with the job rather than as a version; so does
-    -- the job resolving a preview's lock (its script_hash is the requirements', no version's)
-    SELECT p.content, p.lock, p.lock_status, p.lock_error, false FROM job_previews p
-    WHERE l.kind IN ('preview', 'dependencies') AND p.job_id = l.id
-) code ON true
+       code.lock_error, l.created_by, l.schedule_path, l.parent_job, code.dedicated_worker
+FROM (VALUES (1)) AS one
+LEFT JOIN (
+    leased l
+    JOIN LATERAL (
+        SELECT v.content, v.lock, v.lock_status, v.lock_error,
+               coalesce((v.settings ->> 'dedicated_worker')::boolean, false) AS dedicated_worker
+        FROM script_versions v
+        WHERE l.kind <> 'preview'
+          AND v.workspace = l.workspace AND v.path = l.script_path AND v.hash = l.script_hash
+        UNION ALL
+        -- a preview runs its own code, saved with the job rather than as a version; so does
+        -- the job resolving a preview's lock (its script_hash is the requirements', no
+        -- version's)
+        SELECT p.content, p.lock, p.lock_status, p.lock_error, false FROM job_previews p
+        WHERE l.kind IN ('preview', 'dependencies') AND p.job_id = l.id
+    ) code ON true
+) ON true
+
+-- name: next_due
+-- Seconds until the next waiting job of these tags that is not due yet becomes due (NULL:
+-- none), so an idle worker wakes for it rather than at its next poll. $1 tags.
+SELECT extract(epoch FROM min(scheduled_for) - now())::float8 FROM queue
+WHERE status = 'queued' AND tag = ANY($1::text[]) AND scheduled_for > now()
 
 -- name: heartbeat
 -- Prove this worker and its job are alive; answers whether the job was canceled.
@@ -97,7 +141,8 @@ WITH done AS (
 ), logs AS (
     INSERT INTO job_logs (job_id, content) SELECT id, $6 FROM moved WHERE $6 <> ''
 ), token AS (
-    DELETE FROM tokens WHERE job_id = $1
+    -- the token of this lease only: a job given up as lost may be another worker's by now
+    DELETE FROM tokens t USING done WHERE t.job_id = done.id
 ), w AS (
     UPDATE workers SET current_job_id = NULL, last_ping = now() WHERE name = $2
 )
