@@ -1,7 +1,8 @@
 """Supervising one job's process: its logs, its result, its timeout and cancel.
 
-Language runners start the process (with `spawn`); this module watches it the
-same way for every language, so logs, limits and kills behave alike everywhere.
+Language runners start the process (with `spawn`; Python's are forked by a
+fork server, `worker.forkserver`); this module watches it the same way for
+every language, so logs, limits and kills behave alike everywhere.
 
 Every job process gets a *result pipe*. Only the job's main process holds its
 write end (the shims and the Bash wrapper do not pass it on to children), so

@@ -440,11 +440,10 @@ def _serve_forks(control_fd: int, preload: str) -> typing.NoReturn:
 
     This process never runs a script: it loads the shim (and `preload`) once,
     then each message (the path of the job's spec, with two descriptors: the
-    job's log pipe and its result pipe) gets a child
-    that runs the job as a fresh interpreter would, from this clean state.
-    Replies on the socket: `started <pid>` (or `failed <reason>`) for each
-    message, in order, then `exited <pid> <code>` (negative: the signal) once
-    that child has ended.
+    job's log pipe and its result pipe) gets a child that runs the job as a
+    fresh interpreter would, from this clean state. Replies on the socket:
+    `started <pid>` (or `failed <reason>`) for each message, in order, then
+    `exited <pid> <code>` (negative: the signal) once that child has ended.
     """
     import gc
     import select
