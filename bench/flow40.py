@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from bench import windmill
@@ -30,14 +29,8 @@ from bench.stack import Stack
 CONTENDERS = ("flow", "flow warm", "jobs", "jobs warm")
 
 
-@dataclass(frozen=True)
-class Figures:
-    """Median seconds per shape (`light`: 40 x fib(10), `heavy`: 10 x fib(33))."""
-
-    rounds: dict[str, int]
-    seconds: dict[str, dict[str, float]]  # contender -> shape -> median s
-    prefect_version: str | None = None
-    prefect_error: str | None = None
+# the same figures as Windmill's job shape: median seconds per contender and shape
+Figures = windmill.Figures
 
 
 def flow_body(path: str, script: str, steps: int, n: int) -> dict[str, Any]:

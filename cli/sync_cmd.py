@@ -220,9 +220,9 @@ def dev(
                     p for f in files if (p := flow_layout.flow_of(root, f)) and config.holds(p)
                 }
                 for path in sorted(paths):
-                    _push_one(api, root, path)
+                    _push_changed(api, root, path, flow=False)
                 for path in sorted(flows):
-                    _push_flow(api, root, path)
+                    _push_changed(api, root, path, flow=True)
         except KeyboardInterrupt:
             pass
 
@@ -236,13 +236,16 @@ def _script_of(root: Path, file: Path) -> str | None:
     return layout.script_path_of(root, file)
 
 
-def _push_one(api: client.Client, root: Path, path: str) -> None:
+def _push_changed(api: client.Client, root: Path, path: str, *, flow: bool) -> None:
+    """Push the one script or flow that `dev` saw change, reporting rather than raising."""
     try:
-        plan = sync.plan_push(api, root, only={path})
+        plan = sync.plan_push(
+            api, root, only=set() if flow else {path}, only_flows={path} if flow else set()
+        )
     except (layout.LayoutError, client.ApiError) as exc:
         output.info(output.style(f"✗ {path}: ", fg="red", bold=True) + str(exc))
         return
-    if path not in plan.local:
+    if path not in (plan.flows if flow else plan.local):
         output.info(f"  {path}: removed here; the server keeps it")
         return
     if not plan.changes:
@@ -252,19 +255,3 @@ def _push_one(api: client.Client, root: Path, path: str) -> None:
     report_saved(saved)
     for error in errors:
         output.info(output.style("✗ ", fg="red", bold=True) + error)
-
-
-def _push_flow(api: client.Client, root: Path, path: str) -> None:
-    try:
-        plan = sync.plan_push(api, root, only_flows={path})
-    except (layout.LayoutError, client.ApiError) as exc:
-        output.info(output.style(f"✗ {path}: ", fg="red", bold=True) + str(exc))
-        return
-    if path not in plan.flows:
-        output.info(f"  {path}: removed here; the server keeps it")
-        return
-    if not plan.changes:
-        output.info(f"  {path}: unchanged")
-        return
-    saved, _errors = sync.apply_push(api, plan)
-    report_saved(saved)

@@ -1,12 +1,13 @@
 // A flow's page: its graph, the form generated from its schema, Run, and the run live on
 // the graph (each step's logs and result a click away); `?run=<id>` shows a past run; its
 // webhook URLs.
-import { ApiError, type Flow, type Job, encodePath, get, post, ws } from "../api";
+import { type Flow, type Job, encodePath, get, post, ws } from "../api";
 import { append, duration, h, statusBadge, time } from "../dom";
 import { type Obj, flowGraph, isObj, stepKind } from "../flowgraph";
 import { type FlowRunView, flowRunView } from "../flowrun";
 import { buildForm } from "../form";
 import type { Page } from "../router";
+import { runForm } from "../runform";
 import { followForm, webhookCard } from "../webhook";
 
 function decodePath(raw: string): string {
@@ -56,8 +57,6 @@ export const flowPage: Page = async (main, match) => {
   const flow = await get<Flow>(ws(`flows/get/${encodePath(path)}`));
   const schema = flow.schema ?? { type: "object", properties: {} };
   const form = buildForm(schema);
-  const formError = h("div", { class: "error-box", role: "alert", hidden: true });
-  const runButton = h("button", { type: "submit", class: "primary" }, "Run");
   const runArea = h("div", { class: "run-area" });
   const staticDetails = h("div");
   const runs = recentRuns(path);
@@ -80,38 +79,10 @@ export const flowPage: Page = async (main, match) => {
     runArea.replaceChildren(current.element);
   };
 
-  const formEl = h("form", { class: "card run-form", novalidate: true, "aria-labelledby": "form-title" },
-    h("h2", { id: "form-title" }, "Inputs"),
-    form.element, formError,
-    h("div", { class: "actions" }, runButton, h("span", { class: "muted kbd-hint" }, "Ctrl+Enter")));
-  formEl.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-      event.preventDefault();
-      formEl.requestSubmit();
-    }
-  });
-  formEl.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    formError.hidden = true;
-    form.clearErrors();
-    const values = form.values();
-    if (values === null) {
-      formError.textContent = "Fix the marked fields first.";
-      formError.hidden = false;
-      return;
-    }
-    runButton.disabled = true;
-    try {
-      const id = await post<string>(ws(`jobs/run/f/${encodePath(path)}`), values);
-      history.replaceState(null, "", `${location.pathname}?run=${id}`);
-      show(id);
-    } catch (error) {
-      const unmatched = error instanceof ApiError ? form.showErrors(error.fieldErrors) : [];
-      formError.textContent = [(error as Error).message, ...unmatched].join(" — ");
-      formError.hidden = false;
-    } finally {
-      runButton.disabled = false;
-    }
+  const formEl = runForm("Inputs", () => form, async (values) => {
+    const id = await post<string>(ws(`jobs/run/f/${encodePath(path)}`), values);
+    history.replaceState(null, "", `${location.pathname}?run=${id}`);
+    show(id);
   });
 
   const webhook = webhookCard({ path: flow.path, flow: true, scope: `run:flow/${flow.path}` }, () => form.values(false));

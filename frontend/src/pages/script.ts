@@ -1,8 +1,9 @@
 // A script's page: its form, Run, the live run, recent runs, how to call it, its schedules.
-import { ApiError, type Job, type Script, encodePath, get, missingRoute, post, ws } from "../api";
+import { type Job, type Script, encodePath, get, missingRoute, post, ws } from "../api";
 import { append, duration, h, statusBadge, time } from "../dom";
 import { buildForm } from "../form";
 import type { Page } from "../router";
+import { runForm } from "../runform";
 import { type RunView, runView } from "../runview";
 import { followForm, webhookCard } from "../webhook";
 
@@ -55,45 +56,15 @@ export const scriptPage: Page = async (main, match) => {
   document.title = `${path} · Tidemill`;
   const script = await get<Script>(ws(`scripts/get/p/${encodePath(path)}`));
   let form = buildForm(script.schema);
-  const formError = h("div", { class: "error-box", role: "alert", hidden: true });
-  const runButton = h("button", { type: "submit", class: "primary" }, "Run");
   const runArea = h("div", { class: "run-area" });
   const runs = recentRuns(path);
   let current: RunView | null = null;
 
-  const formEl = h("form", { class: "card run-form", novalidate: true, "aria-labelledby": "form-title" },
-    h("h2", { id: "form-title" }, "Arguments"),
-    form.element, formError,
-    h("div", { class: "actions" }, runButton, h("span", { class: "muted kbd-hint" }, "Ctrl+Enter")));
-  formEl.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-      event.preventDefault();
-      formEl.requestSubmit();
-    }
-  });
-  formEl.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    formError.hidden = true;
-    form.clearErrors();
-    const values = form.values();
-    if (values === null) {
-      formError.textContent = "Fix the marked fields first.";
-      formError.hidden = false;
-      return;
-    }
-    runButton.disabled = true;
-    try {
-      const id = await post<string>(ws(`jobs/run/h/${script.hash}`), values);
-      current?.close();
-      current = runView(id, () => void runs.reload());
-      runArea.replaceChildren(current.element);
-    } catch (error) {
-      const unmatched = error instanceof ApiError ? form.showErrors(error.fieldErrors) : [];
-      formError.textContent = [(error as Error).message, ...unmatched].join(" — ");
-      formError.hidden = false;
-    } finally {
-      runButton.disabled = false;
-    }
+  const formEl = runForm("Arguments", () => form, async (values) => {
+    const id = await post<string>(ws(`jobs/run/h/${script.hash}`), values);
+    current?.close();
+    current = runView(id, () => void runs.reload());
+    runArea.replaceChildren(current.element);
   });
 
   const rerunFrom = new URLSearchParams(location.search).get("args");
