@@ -23,7 +23,7 @@ NAMES = ("overhead", "deps", "windmill", "flow40", "queues")
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small runs: minutes, not an hour")
+    parser.add_argument("--quick", action="store_true", help="small runs: two or three minutes")
     parser.add_argument("--only", action="append", choices=NAMES, help="run only these")
     parser.add_argument(
         "--out", type=Path, default=report.ROOT / "docs" / "benchmarks.md", help="page to write"

@@ -118,7 +118,7 @@ def render(page: Page) -> str:
         [
             "# Benchmarks",
             "",
-            "Written by `uv run python -m bench` (all of them, about an hour on two cores)"
+            "Written by `uv run python -m bench` (all of them, 10 minutes or so on two quiet cores)"
             " or `uv run python -m bench --quick` (small runs); do not edit by hand.",
             "Every figure is measured in the same run as what it is compared with; "
             "times are medians over repeated runs. Ratio is Tidemill ÷ the comparison "
@@ -292,4 +292,7 @@ METHOD = """## How each figure is measured
   hands over to `python -m worker`; its fork servers, their jobs and warm processes are
   separate processes, not counted) once idle and after the drain, and of the server
   process (`tidemill up --workers 0`).
+
+How the figures moved as the code changed, and runs of single benchmarks:
+[benchmark-notes.md](benchmark-notes.md).
 """
