@@ -232,7 +232,7 @@ def token_hash(token: str) -> bytes:
 
 
 # lease_job's parameters for the job in hand when there is none
-_NOTHING_ENDED = (None, None, None, None, None)
+_NOTHING_ENDED = (None, None, None, None, None, False)
 
 
 async def lease(
@@ -281,14 +281,7 @@ async def end_and_lease(
     """
     lease_args = (worker, tags, token_hash(job_token), default_timeout_s)
     row = await pool.fetchrow(
-        db.query("lease_job"),
-        *lease_args,
-        None,
-        ending.job_id,
-        ending.status,
-        ending.result,
-        None if ending.error is None else msgspec.to_builtins(ending.error),
-        ending.last_log,
+        db.query("lease_job"), *lease_args, None, *_ending_args(ending, flow_step=False)
     )
     assert row is not None  # always one row
     job = _leased(row)
@@ -297,12 +290,18 @@ async def end_and_lease(
     return bool(row["ended"]), job
 
 
+def _ending_args(ending: Ending, *, flow_step: bool) -> tuple[Any, ...]:
+    """lease_job's parameters for the job in hand ($6 to $11)."""
+    error = None if ending.error is None else msgspec.to_builtins(ending.error)
+    return (ending.job_id, ending.status, ending.result, error, ending.last_log, flow_step)
+
+
 def _leased(row: Any) -> models.LeasedJob | None:
     """The job a lease_job row holds (its `id` is NULL when none was due)."""
     if row is None or row["id"] is None:
         return None
     fields = dict(row.items())
-    del fields["ended"]
+    del fields["ended"], fields["ended_parent_job"]
     return msgspec.convert(fields, models.LeasedJob)
 
 
@@ -363,27 +362,30 @@ async def complete(
     A step of a flow advances its flow in the same transaction.
     """
     work = _Work()
+    ending = Ending(job_id=job_id, status=status, result=result, error=error, last_log=last_log)
     async with pool.acquire() as conn, conn.transaction():
+        # lease_job with no tags and no token: it ends the job and leases nothing
         row = await conn.fetchrow(
-            db.query("complete_job"),
-            job_id,
+            db.query("lease_job"),
             worker,
-            status,
-            result,
-            None if error is None else msgspec.to_builtins(error),
-            last_log,
+            [],
+            None,
+            None,
+            None,
+            *_ending_args(ending, flow_step=True),
         )
-        if row is not None and row["parent_job"] is not None:
+        assert row is not None  # always one row
+        if row["ended_parent_job"] is not None:
             # the step's outcome is in hand: the flow advances without reading it back
             outcome = flow_state.ChildOutcome(
                 status=status,
                 result=result,
                 error=None if error is None else msgspec.to_builtins(error),
             )
-            work.pending.append(_Ended(row["parent_job"], job_id, outcome))
+            work.pending.append(_Ended(row["ended_parent_job"], job_id, outcome))
             await _advance_flows(conn, work)
     await _cancel_after(pool, work)
-    return row is not None
+    return bool(row["ended"])
 
 
 async def retry_later(

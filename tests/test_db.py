@@ -49,8 +49,8 @@ async def test_lease_uses_the_partial_index(dsn: str) -> None:
     conn = await db.connect(dsn)
     try:
         await conn.execute("SET enable_seqscan = off")
-        # a lease with no job in hand to end: $6..$10 describe that job
-        no_job_in_hand = (None, None, None, None, "")
+        # a lease with no job in hand to end: $6..$11 describe that job
+        no_job_in_hand = (None, None, None, None, "", False)
         rows = await conn.fetch(
             "EXPLAIN " + db.query("lease_job"), "w", ["default"], b"hash", 60, None, *no_job_in_hand
         )

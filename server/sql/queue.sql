@@ -18,17 +18,21 @@ SELECT pg_notify('tidemill_queued', tag) FROM job
 
 -- name: lease_job
 -- End the job in hand, if any, and claim the most urgent due job of these tags, with its
--- script, minting its job token: a busy worker's one statement (and one commit) per job.
--- Without $5 it takes only jobs with no concurrency limit; with $5, that job (one the
--- caller has checked against its limit and holds locked). The job in hand moves to
--- `completed` as complete_job moves it, unless it is a flow's step (those end with
--- complete_job, in the transaction that advances their flow). Always one row: `ended`
--- (whether the job in hand was still this worker's) and the leased job, NULLs if none.
+-- script, minting its job token: a busy worker's one statement (and one commit) per job,
+-- and, with no tags, the statement that only ends a job. Without $5 it takes only jobs
+-- with no concurrency limit; with $5, that job (one the caller has checked against its
+-- limit and holds locked). The job in hand moves to `completed` with its last log chunk,
+-- its token is revoked and sync waiters are woken; nothing happens to it if this worker
+-- lost the lease, nor if it is a flow's step and $11 is false (a step ends only in the
+-- transaction that advances its flow). Always one row: `ended` (whether the job in hand
+-- was still this worker's), `ended_parent_job` (its flow, if a step) and the leased job,
+-- NULLs if none.
 -- $1 worker, $2 tags, $3 job token hash, $4 default timeout (s), $5 job id or NULL,
 -- $6 id of the job in hand or NULL, $7 its status, $8 its result, $9 its error,
--- $10 its last log chunk.
+-- $10 its last log chunk, $11 whether it may be a flow's step.
 WITH done AS (
-    DELETE FROM queue WHERE id = $6 AND worker = $1 AND parent_job IS NULL RETURNING *
+    DELETE FROM queue WHERE id = $6 AND worker = $1 AND (parent_job IS NULL OR $11)
+    RETURNING *
 ), moved AS (
     INSERT INTO completed (id, workspace, kind, script_path, script_hash, language, args, status,
                            tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
@@ -40,7 +44,7 @@ WITH done AS (
            created_by, parent_job, schedule_path, created_at, started_at,
            worker, $8, $9, canceled_by, cancel_reason, retry, retries, flow_step_id
     FROM done
-    RETURNING id
+    RETURNING id, parent_job
 ), logs AS (
     INSERT INTO job_logs (job_id, content) SELECT id, $10 FROM moved WHERE $10 <> ''
 ), revoked AS (
@@ -79,6 +83,7 @@ WITH done AS (
 )
 SELECT (SELECT count(*) FROM moved WHERE pg_notify('tidemill_done', id::text) IS NOT NULL) > 0
            AS ended,
+       (SELECT parent_job FROM moved) AS ended_parent_job,
        l.id, l.workspace, l.kind, l.script_path, l.script_hash, l.language, l.args,
        l.timeout_s, l.attempts, l.retry, l.retries, code.content, code.lock, code.lock_status,
        code.lock_error, l.created_by, l.schedule_path, l.parent_job, code.dedicated_worker
@@ -119,34 +124,6 @@ RETURNING canceled_by IS NOT NULL AS canceled
 -- name: append_log
 -- Add a chunk of a running job's output. $1 job id, $2 text.
 INSERT INTO job_logs (job_id, content) VALUES ($1, $2)
-
--- name: complete_job
--- End a job: move it to `completed`, store its last log chunk, revoke its token and
--- wake sync waiters, in one statement. Nothing happens if this worker lost the lease.
--- $1 id, $2 worker, $3 status, $4 result, $5 error, $6 last log chunk.
-WITH done AS (
-    DELETE FROM queue WHERE id = $1 AND worker = $2 RETURNING *
-), moved AS (
-    INSERT INTO completed (id, workspace, kind, script_path, script_hash, language, args, status,
-                           tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
-                           created_by, parent_job, schedule_path, created_at, started_at,
-                           worker, result, error, canceled_by, cancel_reason, retry, retries,
-                           flow_step_id)
-    SELECT id, workspace, kind, script_path, script_hash, language, args, $3,
-           tag, priority, scheduled_for, timeout_s, attempts, max_attempts,
-           created_by, parent_job, schedule_path, created_at, started_at,
-           worker, $4, $5, canceled_by, cancel_reason, retry, retries, flow_step_id
-    FROM done
-    RETURNING id, parent_job
-), logs AS (
-    INSERT INTO job_logs (job_id, content) SELECT id, $6 FROM moved WHERE $6 <> ''
-), token AS (
-    -- the token of this lease only: a job given up as lost may be another worker's by now
-    DELETE FROM tokens t USING done WHERE t.job_id = done.id
-), w AS (
-    UPDATE workers SET current_job_id = NULL, last_ping = now() WHERE name = $2
-)
-SELECT parent_job, pg_notify('tidemill_done', id::text) FROM moved
 
 -- name: cancel_job
 -- Cancel a job: a queued one ends at once; a running one is flagged and its worker
