@@ -2,11 +2,11 @@
 // step's state (nested steps from their loop iteration's or branch's own flow job), the
 // approval link while a step waits, the result at the end, and a step's logs and result
 // one click away.
-import { type Job, get, post, ws } from "./api";
+import { type Job, get, ws } from "./api";
 import { duration, h, statusBadge } from "./dom";
 import { type FlowGraph, type FlowStatus, type Obj, type StepStatus, findModule, isObj, stepKind } from "./flowgraph";
 import { resultView } from "./result";
-import { type RunView, runView } from "./runview";
+import { type RunView, cancelButton, runView } from "./runview";
 
 const POLL_MS = 500;
 
@@ -57,9 +57,9 @@ async function collect(job: FlowJob, definition: unknown, read: (id: string) => 
 export function flowRunView(jobId: string, graph: FlowGraph, definition: unknown, onDone: (job: FlowJob) => void = () => {}): FlowRunView {
   const status = h("span", { class: "run-status", role: "status", "aria-live": "polite" }, statusBadge("queued"));
   const elapsed = h("span", { class: "elapsed muted" });
-  const cancel = h("button", { type: "button", class: "danger small" }, "Cancel");
   const approval = h("div", { class: "approval-note", hidden: true });
   const result = h("div", { class: "result-area", "aria-live": "polite" });
+  const cancel = cancelButton(jobId, result);
   const details = h("section", { class: "step-details", "aria-label": "Step details", hidden: true });
   const element = h("section", { class: "run-view flow-run", "aria-label": "Flow run" },
     h("div", { class: "run-head" }, status, elapsed,
@@ -74,16 +74,6 @@ export function flowRunView(jobId: string, graph: FlowGraph, definition: unknown
   let timer = 0;
   let closed = false;
   let started: number | null = null;
-
-  cancel.addEventListener("click", async () => {
-    cancel.disabled = true;
-    try {
-      await post(ws(`jobs_u/queue/cancel/${jobId}`), { reason: "canceled from the web UI" });
-    } catch (error) {
-      cancel.disabled = false;
-      result.replaceChildren(h("p", { class: "error-box" }, (error as Error).message));
-    }
-  });
 
   const renderDetails = () => {
     if (selected === null) return;

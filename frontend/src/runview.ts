@@ -11,12 +11,27 @@ export interface RunView {
   close(): void;
 }
 
+/** A run's Cancel button; a refused cancel is said in `errorArea`. */
+export function cancelButton(jobId: string, errorArea: HTMLElement): HTMLButtonElement {
+  const cancel = h("button", { type: "button", class: "danger small" }, "Cancel");
+  cancel.addEventListener("click", async () => {
+    cancel.disabled = true;
+    try {
+      await post(ws(`jobs_u/queue/cancel/${jobId}`), { reason: "canceled from the web UI" });
+    } catch (error) {
+      cancel.disabled = false;
+      errorArea.replaceChildren(h("p", { class: "error-box" }, (error as Error).message));
+    }
+  });
+  return cancel;
+}
+
 export function runView(jobId: string, onDone: (job: Job) => void = () => {}): RunView {
   const status = h("span", { class: "run-status", role: "status", "aria-live": "polite" }, statusBadge("queued"));
   const elapsed = h("span", { class: "elapsed muted" });
-  const cancel = h("button", { type: "button", class: "danger small" }, "Cancel");
   const logs = h("pre", { class: "logs", tabindex: 0, "aria-label": "Logs" });
   const result = h("div", { class: "result-area", "aria-live": "polite" });
+  const cancel = cancelButton(jobId, result);
   const element = h("section", { class: "run-view", "aria-label": "Run" },
     h("div", { class: "run-head" }, status, elapsed,
       h("a", { href: `/runs/${jobId}`, class: "job-link mono" }, jobId.slice(0, 8)), cancel),
@@ -33,16 +48,6 @@ export function runView(jobId: string, onDone: (job: Job) => void = () => {}): R
     status.replaceChildren(statusBadge(value));
     if (value === "running" && started === null) started = Date.now();
   };
-
-  cancel.addEventListener("click", async () => {
-    cancel.disabled = true;
-    try {
-      await post(ws(`jobs_u/queue/cancel/${jobId}`), { reason: "canceled from the web UI" });
-    } catch (error) {
-      cancel.disabled = false;
-      result.replaceChildren(h("p", { class: "error-box" }, (error as Error).message));
-    }
-  });
 
   const source = new EventSource(`${ws(`jobs_u/getupdate_sse/${jobId}`)}?token=${encodeURIComponent(token() ?? "")}`);
   const finish = (job: Job) => {

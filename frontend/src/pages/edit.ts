@@ -4,6 +4,7 @@ import { ApiError, type JsonSchema, type Script, encodePath, get, missingRoute, 
 import { append, h, time } from "../dom";
 import { buildForm } from "../form";
 import type { Page } from "../router";
+import { problem } from "./lists";
 
 const TEMPLATES: Record<string, string> = {
   python3: `def main(name: str = "world", times: int = 1):
@@ -142,8 +143,7 @@ export const editPage: Page = async (main, match, nav) => {
       });
       nav(`/scripts/${encodePath(path.value.trim())}`);
     } catch (error) {
-      const details = error instanceof ApiError ? error.fieldErrors.map((d) => `${d.path}: ${d.message}`) : [];
-      message.textContent = [(error as Error).message, ...details].join(" — ");
+      message.textContent = problem(error);
       message.hidden = false;
       if (error instanceof ApiError && error.fieldErrors.some((d) => d.path === "path")) path.focus();
     } finally {

@@ -6,6 +6,7 @@ import { ApiError, type Flow, encodePath, get, post, ws } from "../api";
 import { append, h } from "../dom";
 import { flowGraph, isObj } from "../flowgraph";
 import type { Page } from "../router";
+import { problem } from "./lists";
 
 const TEMPLATE = `summary: Say hello, then shout it
 description: ""
@@ -130,8 +131,7 @@ export const flowEditPage: Page = async (main, match, nav) => {
       else await post(ws("flows/create"), { ...document, path: target });
       nav(`/flows/${encodePath(existing?.path ?? target)}`);
     } catch (error) {
-      const details = error instanceof ApiError ? error.fieldErrors.map((d) => `${d.path}: ${d.message}`) : [];
-      message.textContent = [(error as Error).message, ...details].join(" — ");
+      message.textContent = problem(error);
       message.hidden = false;
       if (error instanceof ApiError && error.fieldErrors.some((d) => d.path === "path")) path.focus();
     } finally {

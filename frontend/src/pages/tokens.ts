@@ -1,7 +1,8 @@
 // Tokens: create one (label, scopes, expiry) and see it once; list yours and revoke them.
-import { ApiError, del, get, post, token as currentToken } from "../api";
+import { del, get, post, token as currentToken } from "../api";
 import { h, time } from "../dom";
 import type { Page } from "../router";
+import { problem } from "./lists";
 
 const EXPIRY: [string, number | null][] = [["Never", null], ["1 day", 86_400], ["30 days", 2_592_000], ["1 year", 31_536_000]];
 
@@ -90,8 +91,7 @@ export const tokensPage: Page = async (main, _match, nav) => {
       form.reset();
       await load();
     } catch (error) {
-      const details = error instanceof ApiError ? error.fieldErrors.map((d) => `${d.path}: ${d.message}`) : [];
-      out.replaceChildren(h("p", { class: "error-box", role: "alert" }, [(error as Error).message, ...details].join(" — ")));
+      out.replaceChildren(h("p", { class: "error-box", role: "alert" }, problem(error)));
     }
   });
 
